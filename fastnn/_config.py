@@ -1,0 +1,82 @@
+"""One place for fastnn's global settings.
+
+Every JIT option (fastmath, cache, parallel), the default dtype, the thread count and the
+directory of compiled-code caches live here and nowhere else: kernels read them, never
+hard-code them.
+
+>>> import fastnn
+>>> with fastnn.config(dtype="float32"):
+...     fastnn.get_config()["dtype"]
+'float32'
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+
+_DTYPES = ("float32", "float64")
+
+
+def _default_cache_dir() -> str:
+    """A per-user directory for compiled code, used when the package directory is read-only."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.access(os.path.dirname(base) or ".", os.W_OK) and not os.access(base, os.W_OK):
+        base = tempfile.gettempdir()
+    return os.path.join(base, "fastnn", "numba")
+
+
+_config = {
+    # dtype used when the caller does not say
+    "dtype": "float64",
+    # numba JIT options. fastmath stays off by default: it allows reassociation, which would
+    # break bit-for-bit agreement between a float64 kernel and the reference beyond 1e-10.
+    "fastmath": False,
+    "cache": True,
+    "parallel": False,
+    # threads for parallel kernels and BLAS (None: library default)
+    "n_threads": None,
+    # where numba writes its on-disk cache when the package directory is not writable
+    "cache_dir": os.environ.get("FASTNN_CACHE_DIR") or _default_cache_dir(),
+}
+
+
+def get_config() -> dict:
+    """Return a copy of the current settings."""
+    return dict(_config)
+
+
+def set_config(**settings) -> None:
+    """Change settings; unknown names and invalid values raise ValueError before anything changes.
+
+    JIT options (``fastmath``, ``cache``, ``parallel``) take effect for kernels compiled
+    after the call; kernels already compiled in this process keep the options they were
+    compiled with.
+    """
+    for name, value in settings.items():
+        if name not in _config:
+            raise ValueError(f"unknown fastnn setting {name!r}; known: {sorted(_config)}")
+        if name == "dtype" and value not in _DTYPES:
+            raise ValueError(f"dtype must be one of {_DTYPES}, got {value!r}")
+        if name in ("fastmath", "cache", "parallel") and not isinstance(value, bool):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
+        if name == "n_threads" and value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"n_threads must be a positive integer or None, got {value!r}")
+    _config.update(settings)
+
+
+@contextlib.contextmanager
+def config(**settings):
+    """Context manager: apply ``settings`` inside the ``with`` block, restore them after."""
+    saved = get_config()
+    set_config(**settings)
+    try:
+        yield get_config()
+    finally:
+        _config.clear()
+        _config.update(saved)
+
+
+def jit_options() -> dict:
+    """The keyword arguments every ``numba.njit`` in fastnn is compiled with."""
+    return {"fastmath": _config["fastmath"], "cache": _config["cache"], "nogil": True}

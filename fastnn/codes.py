@@ -1,0 +1,59 @@
+"""Small integer codes for activations and output losses.
+
+Kernels choose an activation or a loss by one of these integers, never by receiving a
+function: function arguments defeat numba's on-disk cache and cost a call per element.
+"""
+
+# hidden (element-wise) activations g(a)
+IDENTITY = 0   # g(a) = a                      ("linear" in the lecture)
+THRESHOLD = 1  # g(a) = sign(a)                (hard threshold)
+LOGISTIC = 2   # g(a) = 1 / (1 + exp(-a))      ("sigm")
+TANH = 3       # g(a) = tanh(a)
+RELU = 4       # g(a) = max(0, a)              ("relin")
+
+ACTIVATIONS = {
+    "identity": IDENTITY,
+    "linear": IDENTITY,
+    "threshold": THRESHOLD,
+    "sign": THRESHOLD,
+    "logistic": LOGISTIC,
+    "sigmoid": LOGISTIC,
+    "tanh": TANH,
+    "relu": RELU,
+}
+
+# output losses, each paired with its output function so that the gradient with respect to
+# the output pre-activation has the simple fused form.
+SOFTMAX_NLL = 0   # softmax output, -log f(x)_y                       grad: f - e(y)
+LOGISTIC_NLL = 1  # logistic output, -[y log f + (1-y) log(1-f)]      grad: f - y
+SQUARED = 2       # identity output, |y - f(x)|^2                     grad: 2 (f - y)
+
+LOSSES = {
+    "softmax_nll": SOFTMAX_NLL,
+    "logistic_nll": LOGISTIC_NLL,
+    "squared": SQUARED,
+}
+
+
+def activation_code(name_or_code) -> int:
+    """The code of an activation given by name (case-insensitive) or code; ValueError if unknown."""
+    if isinstance(name_or_code, str):
+        key = name_or_code.lower()
+        if key not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {name_or_code!r}; choose from {sorted(ACTIVATIONS)}")
+        return ACTIVATIONS[key]
+    if name_or_code not in set(ACTIVATIONS.values()):
+        raise ValueError(f"unknown activation code {name_or_code!r}")
+    return int(name_or_code)
+
+
+def loss_code(name_or_code) -> int:
+    """The code of an output loss given by name or code; ValueError if unknown."""
+    if isinstance(name_or_code, str):
+        key = name_or_code.lower()
+        if key not in LOSSES:
+            raise ValueError(f"unknown loss {name_or_code!r}; choose from {sorted(LOSSES)}")
+        return LOSSES[key]
+    if name_or_code not in set(LOSSES.values()):
+        raise ValueError(f"unknown loss code {name_or_code!r}")
+    return int(name_or_code)

@@ -1,0 +1,20 @@
+import pytest
+
+import fastnn
+
+
+def test_context_manager_restores():
+    before = fastnn.get_config()
+    with fastnn.config(dtype="float32", fastmath=True):
+        assert fastnn.get_config()["dtype"] == "float32"
+        assert fastnn.get_config()["fastmath"] is True
+    assert fastnn.get_config() == before
+
+
+def test_bad_settings_are_named_and_change_nothing():
+    before = fastnn.get_config()
+    with pytest.raises(ValueError, match="unknown fastnn setting 'speed'"):
+        fastnn.set_config(speed=3)
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        fastnn.set_config(cache=False, dtype="float16")
+    assert fastnn.get_config() == before
