@@ -6,6 +6,7 @@ in-place conventions (see ``KERNELS``), for float32 and float64 alike:
 =====================  ==========================================================================
 kernel                 what it computes (arrays C-contiguous, one dtype; outputs written in place)
 =====================  ==========================================================================
+activation             out = g(a), element-wise
 dense_forward          out = g(h @ W + b)
 activation_derivative  out = g'(a) from h = g(a)
 output_loss_grad       fused output: f = out_fn(a), grad = dl/da, returns the summed loss
@@ -18,23 +19,47 @@ minibatch_sgd_epoch    one epoch of minibatch SGD, returns the mean loss
 perceptron_epoch       one epoch of the perceptron algorithm, returns the number of updates
 =====================  ==========================================================================
 
-``"numpy"`` is :mod:`fastnn.reference`; ``"auto"`` picks the fastest backend available.
+``"numpy"`` is :mod:`fastnn.reference`, ``"numba"`` is :mod:`fastnn._numba` (compiled at first
+use), ``"cython"`` is :mod:`fastnn._cython` (compiled at install); ``"auto"`` picks the fastest
+backend that imports.
 """
 from __future__ import annotations
 
 import importlib
 
 KERNELS = (
-    "dense_forward", "activation_derivative", "output_loss_grad", "dense_backward_params",
+    "activation", "dense_forward", "activation_derivative", "output_loss_grad", "dense_backward_params",
     "dense_backward_input", "dense_update", "forward", "sgd_epoch", "minibatch_sgd_epoch",
     "perceptron_epoch",
 )
 
 # name -> module providing the contract, fastest first (the order "auto" tries them in)
 _MODULES = {
+    "numba": "fastnn._numba",
+    "cython": "fastnn._cython",
     "numpy": "fastnn.reference",
 }
-_PREFERENCE = ("numpy",)
+_PREFERENCE = ("numba", "cython", "numpy")
+
+
+_resolved: dict = {}  # name -> module, or the ImportError it raised
+
+
+def _import(name: str):
+    """Import a backend's module once; raise ImportError (remembered) when it cannot."""
+    if name not in _resolved:
+        try:
+            module = importlib.import_module(_MODULES[name])
+            missing = [k for k in KERNELS if not hasattr(module, k)]
+            if missing:
+                raise ImportError(f"it lacks kernels {missing}")
+            _resolved[name] = module
+        except ImportError as exc:
+            _resolved[name] = exc
+    found = _resolved[name]
+    if isinstance(found, ImportError):
+        raise found
+    return found
 
 
 def available_backends() -> list[str]:
@@ -42,7 +67,7 @@ def available_backends() -> list[str]:
     names = []
     for name in _PREFERENCE:
         try:
-            get_backend(name)
+            _import(name)
         except ImportError:
             continue
         names.append(name)
@@ -53,19 +78,15 @@ def get_backend(name: str = "auto"):
     """The module implementing the kernel contract for ``name``.
 
     ``"auto"`` returns the first backend in order of preference that imports. An unknown name
-    raises ValueError; a known backend that cannot be imported raises ImportError saying why.
+    raises ValueError; a known backend that cannot be imported raises ImportError saying why
+    and which backends are available.
     """
     if name == "auto":
-        for candidate in _PREFERENCE:
-            try:
-                return get_backend(candidate)
-            except ImportError:
-                continue
-        raise ImportError("no fastnn backend could be imported")
+        return _import(available_backends()[0])
     if name not in _MODULES:
         raise ValueError(f"unknown backend {name!r}; choose from {['auto', *_MODULES]}")
-    module = importlib.import_module(_MODULES[name])
-    missing = [k for k in KERNELS if not hasattr(module, k)]
-    if missing:
-        raise ImportError(f"backend {name!r} lacks kernels {missing}")
-    return module
+    try:
+        return _import(name)
+    except ImportError as exc:
+        raise ImportError(f"backend {name!r} is not available on this machine ({exc}); "
+                          f"available: {available_backends()}") from exc

@@ -17,3 +17,9 @@ def test_auto_returns_an_available_backend():
 def test_unknown_backend_is_named():
     with pytest.raises(ValueError, match="unknown backend 'gpu'"):
         backend.get_backend("gpu")
+
+
+def test_missing_backend_error_says_what_is_available(monkeypatch):
+    monkeypatch.setitem(backend._MODULES, "nowhere", "fastnn._does_not_exist")
+    with pytest.raises(ImportError, match=r"backend 'nowhere' is not available.*available: \["):
+        backend.get_backend("nowhere")

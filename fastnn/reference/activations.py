@@ -90,9 +90,14 @@ DERIVATIVES = {
 }
 
 
-def activation(a, code):
-    """h = g(a) for the activation named by ``code`` (see :mod:`fastnn.codes`)."""
-    return ACTIVATIONS[codes.activation_code(code)](a)
+def activation(a, code, out=None):
+    """h = g(a) for the activation named by ``code`` (see :mod:`fastnn.codes`); written into
+    ``out`` when given."""
+    h = ACTIVATIONS[codes.activation_code(code)](a)
+    if out is None:
+        return h
+    out[...] = h
+    return out
 
 
 def activation_derivative(h, code, out=None):
