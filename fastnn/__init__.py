@@ -1,5 +1,7 @@
 """fastnn: the classic neural-network lecture -- perceptron, logistic unit, multilayer
 perceptron, backpropagation, SGD -- as an exact, readable and compiled Python library."""
+import importlib
+
 from ._config import config, get_config, set_config
 from .backend import available_backends, get_backend
 from . import init, nn, optim
@@ -7,7 +9,29 @@ from .gradcheck import gradcheck, gradcheck_errors
 
 __version__ = "0.1.0"
 
+# The estimators import scikit-learn (about a second): load them on first use only, so that
+# `import fastnn` for the kernels or the flow graph stays quick.
+_LAZY = {
+    "MLPClassifier": "fastnn.estimators",
+    "MLPRegressor": "fastnn.estimators",
+    "LogisticRegression": "fastnn.estimators",
+    "Perceptron": "fastnn.estimators",
+    "load": "fastnn.estimators",
+    "TrainingDivergedError": "fastnn.train",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'fastnn' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted([*globals(), *_LAZY])
+
+
 __all__ = [
     "config", "get_config", "set_config", "available_backends", "get_backend",
-    "init", "nn", "optim", "gradcheck", "gradcheck_errors", "__version__",
+    "init", "nn", "optim", "gradcheck", "gradcheck_errors", *_LAZY, "__version__",
 ]

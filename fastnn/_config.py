@@ -31,8 +31,8 @@ _config = {
     "dtype": "float64",
     # numba JIT options. fastmath stays off by default: it allows reassociation, which would
     # break bit-for-bit agreement between a float64 kernel and the reference beyond 1e-10.
-    "fastmath": False,
-    "cache": True,
+    "fastmath": os.environ.get("FASTNN_FASTMATH", "0") == "1",
+    "cache": os.environ.get("FASTNN_CACHE", "1") != "0",
     "parallel": False,
     # threads for parallel kernels and BLAS (None: library default)
     "n_threads": None,
@@ -49,9 +49,12 @@ def get_config() -> dict:
 def set_config(**settings) -> None:
     """Change settings; unknown names and invalid values raise ValueError before anything changes.
 
-    JIT options (``fastmath``, ``cache``, ``parallel``) take effect for kernels compiled
-    after the call; kernels already compiled in this process keep the options they were
-    compiled with.
+    JIT options (``fastmath``, ``cache``, ``parallel``) and ``cache_dir`` are read when the
+    numba backend's kernels are defined, that is when :mod:`fastnn._numba` is first imported
+    (by ``get_backend("numba")``, ``"auto"`` or ``available_backends()``); set them before
+    that. The environment variables ``FASTNN_FASTMATH=1``, ``FASTNN_CACHE=0`` and
+    ``FASTNN_CACHE_DIR`` set them at startup. Kernels already defined in this process keep
+    the options they were defined with.
     """
     for name, value in settings.items():
         if name not in _config:
@@ -60,6 +63,8 @@ def set_config(**settings) -> None:
             raise ValueError(f"dtype must be one of {_DTYPES}, got {value!r}")
         if name in ("fastmath", "cache", "parallel") and not isinstance(value, bool):
             raise ValueError(f"{name} must be True or False, got {value!r}")
+        if name == "cache_dir" and (not isinstance(value, str) or not value):
+            raise ValueError(f"cache_dir must be a non-empty path, got {value!r}")
         if name == "n_threads" and value is not None and (not isinstance(value, int) or value < 1):
             raise ValueError(f"n_threads must be a positive integer or None, got {value!r}")
     _config.update(settings)
@@ -78,5 +83,11 @@ def config(**settings):
 
 
 def jit_options() -> dict:
-    """The keyword arguments every ``numba.njit`` in fastnn is compiled with."""
-    return {"fastmath": _config["fastmath"], "cache": _config["cache"], "nogil": True}
+    """The keyword arguments every ``numba.njit`` in fastnn is compiled with.
+
+    ``error_model="numpy"``: a float division by zero gives inf or nan as in NumPy (the
+    reference) instead of raising; kernels never raise, and without the exception branch
+    LLVM can vectorise loops that divide.
+    """
+    return {"fastmath": _config["fastmath"], "cache": _config["cache"], "nogil": True,
+            "error_model": "numpy"}

@@ -102,7 +102,8 @@ def mlp_gradients(X, Y, weights, biases, activations, loss, l2=0.0, l1=0.0):
     return grads_W, [gb / n for gb in grads_b]
 
 
-def _check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr):
+def check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr):
+    """Validate the arguments of an epoch trainer; return ``(activation codes, loss code)``."""
     X = check_array("X", X, ndim=2)
     Y = check_array("Y", Y, ndim=2)
     check_same_rows(X=X, Y=Y)
@@ -129,7 +130,7 @@ def sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
         Delta = -nabla_theta l(f(x^(t); theta), y^(t)) - lambda nabla_theta Omega(theta)
         theta <- theta + alpha Delta
     """
-    act_codes, loss = _check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr)
+    act_codes, loss = check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr)
     total = 0.0
     for t in order:
         x, y = X[t:t + 1], Y[t:t + 1]
@@ -149,7 +150,7 @@ def minibatch_sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations,
     last batch may be smaller), each step using the gradient averaged over the batch I_t:
     w_{t+1} = w_t - alpha (1/|I_t|) sum_{i in I_t} nabla_i(w_t) (plus the regulariser's
     gradient, not averaged). Returns the mean per-example loss, as :func:`sgd_epoch`."""
-    act_codes, loss = _check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr)
+    act_codes, loss = check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr)
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     total = 0.0

@@ -1,0 +1,74 @@
+"""Benchmark session setup: BLAS threads, shared data, and a ratio table at the end.
+
+BLAS runs single-threaded unless ``FASTNN_BENCH_THREADS`` says otherwise: on a small shared
+machine a second BLAS thread waits for a busy core and makes every matmul-bound figure noise.
+Both NumPy's and SciPy's OpenBLAS (the one numba's ``np.dot`` calls) are limited.
+"""
+import os
+
+_THREADS = os.environ.get("FASTNN_BENCH_THREADS", "1")
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, _THREADS)
+
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import scipy.linalg.cython_blas  # noqa: E402,F401  (load SciPy's BLAS so the limit reaches it)
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from bench.workloads import make_data  # noqa: E402
+
+# examples/s of every workload run in this session: {(workload, peer): examples/s}
+THROUGHPUT = {}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def blas_threads():
+    """Hold every loaded BLAS at the session's thread count."""
+    with threadpool_limits(int(_THREADS)):
+        yield int(_THREADS)
+
+
+@pytest.fixture(scope="session")
+def data():
+    """The workloads' 20,000 synthetic examples ``(X, Y)``, float32, built once."""
+    return make_data()
+
+
+def measure_sgemm_flops(n=1024, repeats=7):
+    """This machine's float32 matmul rate now (median of ``repeats`` n x n x n products, FLOP/s)."""
+    rng = np.random.default_rng(0)
+    A = rng.random((n, n), dtype=np.float32)
+    B = rng.random((n, n), dtype=np.float32)
+    A @ B
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        A @ B
+        times.append(time.perf_counter() - start)
+    return 2.0 * n ** 3 / float(np.median(times))
+
+
+@pytest.fixture(scope="session")
+def sgemm_flops():
+    """sgemm FLOP/s measured in this session, to express matmul-bound workloads as a fraction."""
+    return measure_sgemm_flops()
+
+
+def record(workload, peer, examples_per_s):
+    THROUGHPUT[(workload, peer)] = examples_per_s
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print each workload's throughput as a ratio to the NumPy reference of the same run."""
+    if not THROUGHPUT:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("fastnn throughput (median examples/s, ratio to the numpy reference)")
+    for workload in sorted({w for w, _ in THROUGHPUT}):
+        base = THROUGHPUT.get((workload, "numpy"))
+        for (w, peer), rate in sorted(THROUGHPUT.items(), key=lambda item: -item[1]):
+            if w == workload:
+                ratio = f"{rate / base:6.2f}x" if base else "   n/a"
+                write(f"{workload:6s} {peer:14s} {rate:12,.0f} ex/s  {ratio}")

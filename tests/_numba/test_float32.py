@@ -1,0 +1,91 @@
+"""No float64 arithmetic in a float32 kernel: a Python float literal, an integer constant or a
+float64 scalar argument silently promotes float32 code to float64 in numba.
+
+The check compiles every kernel afresh (cache off: a kernel loaded from the cache has no IR to
+inspect) in a child process, runs the whole float32 contract, and reads the LLVM IR of every
+float32 specialisation. The only double-precision operation allowed is the float64 running sum
+of per-example losses in the three kernels that return a summed loss (the reference sums
+Python floats too).
+"""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+CHILD = r"""
+import json, re
+import numpy as np
+import numba
+from fastnn import backend
+from fastnn._numba import activations, dense, losses, mlp, perceptron
+
+nb = backend.get_backend("numba")
+f32 = np.float32
+rng = np.random.default_rng(0)
+X = rng.normal(size=(20, 5)).astype(f32)
+Y = np.eye(3, dtype=f32)[rng.integers(0, 3, 20)]
+W = [rng.normal(size=(5, 4)).astype(f32), rng.normal(size=(4, 3)).astype(f32)]
+b = [np.zeros(4, f32), np.zeros(3, f32)]
+vW, vb = [np.zeros_like(w) for w in W], [np.zeros_like(c) for c in b]
+a = rng.normal(size=(6, 3)).astype(f32)
+nb.activation(a, "tanh"); nb.activation_derivative(a, "tanh")
+nb.dense_forward(X, W[0], b[0], "relu"); nb.dense_forward(X[:1], W[0], b[0], "relu")
+nb.output_loss_grad(a, np.eye(3, dtype=f32)[[0, 1, 2, 0, 1, 2]], "softmax_nll", np.empty_like(a), np.empty_like(a))
+nb.dense_backward_params(a, a); nb.dense_backward_params(rng.normal(size=(40, 40)).astype(f32), rng.normal(size=(40, 40)).astype(f32))
+nb.dense_backward_input(a, W[1], a[:, :].repeat(2, axis=1)[:, :4].copy(), "tanh")
+nb.dense_update(W[1], b[1], rng.normal(size=(2, 4)).astype(f32), rng.normal(size=(2, 3)).astype(f32), vW[1], vb[1], 0.1, 0.01, 0.001, 0.9, True)
+nb.forward(X, W, b, ["tanh"], "softmax_nll")
+nb.sgd_epoch(X, Y, np.arange(20), W, b, vW, vb, ["tanh"], "softmax_nll", 0.1, 0.01, 0.001, 0.9, True)
+nb.minibatch_sgd_epoch(X, Y, np.arange(20), W, b, vW, vb, ["tanh"], "softmax_nll", 0.1, 0.01, 0.001, 0.9, True, batch_size=8)
+nb.perceptron_epoch(X, np.sign(X[:, 0]), np.zeros(5, f32), np.zeros(1, f32))
+
+report = {}
+for module in (activations, dense, losses, mlp, perceptron):
+    for name, obj in vars(module).items():
+        if not isinstance(obj, numba.core.registry.CPUDispatcher):
+            continue
+        for sig in obj.signatures:
+            if "float64" in str(sig) or "float32" not in str(sig):
+                continue
+            ir = obj.inspect_llvm(sig)
+            ops = sorted(set(re.findall(r"\b(fadd|fsub|fmul|fdiv|frem|fneg) (?:fast )?double\b", ir)))
+            # double-precision math functions (the C-API unboxing of arguments aside)
+            calls = sorted({c for c in re.findall(r"call [^(]*double @(\w+)\(", ir)
+                            if not c.startswith(("Py", "numba_", "NRT_"))})
+            report[f"{module.__name__}.{name}{sig}"] = {"ops": ops, "calls": calls, "compiled": "define" in ir}
+print(json.dumps(report))
+"""
+
+LOSS_ACCUMULATORS = ("output_loss_grad_kernel", "sgd_epoch_kernel", "minibatch_sgd_epoch_kernel")
+
+
+@pytest.fixture(scope="module")
+def float32_ir_report():
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
+    env["FASTNN_CACHE"] = "0"  # compile afresh: cached code has no IR to read
+    done = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_every_float32_kernel_was_inspected(float32_ir_report):
+    names = {key.split("(")[0].rsplit(".", 1)[-1] for key in float32_ir_report}
+    assert {"activation_kernel", "forward_row", "output_row", "sgd_epoch_kernel",
+            "minibatch_sgd_epoch_kernel", "perceptron_epoch_kernel", "dense_update_kernel"} <= names
+    # real IR, not the empty module numba returns for code loaded from the cache
+    assert all(found["compiled"] for found in float32_ir_report.values())
+
+
+def test_no_double_precision_arithmetic_in_float32_kernels(float32_ir_report):
+    offenders = {}
+    for key, found in float32_ir_report.items():
+        allowed = {"fadd"} if any(f".{name}(" in key for name in LOSS_ACCUMULATORS) else set()
+        bad_ops = set(found["ops"]) - allowed
+        if bad_ops or found["calls"]:
+            offenders[key] = found
+    assert not offenders, offenders
