@@ -597,6 +597,12 @@ class LogisticRegression(_ClassifierNetwork):
     without hidden layer. Two classes: f(x) = sigm(w.x + b); more: the softmax of k linear
     units (multinomial).
 
+    The parameters not listed below (``learning_rate``, ``learning_rate_init``, ``power_t``,
+    ``max_iter``, ``shuffle``, ``random_state``, ``tol``, ``verbose``, ``warm_start``,
+    ``momentum``, ``nesterovs_momentum``, ``early_stopping``, ``validation_fraction``,
+    ``n_iter_no_change``, ``backend``, ``dtype``, ``n_jobs``) are as in :class:`MLPClassifier`
+    (defaults: learning_rate_init 0.01, max_iter 100, momentum 0).
+
     Parameters
     ----------
     alpha : float, default=1e-4
@@ -605,11 +611,6 @@ class LogisticRegression(_ClassifierNetwork):
     l1 : float, default=0
     batch_size : int or "auto", default=1
         1 is the lecture's per-example SGD.
-    learning_rate, learning_rate_init, power_t, max_iter, shuffle, random_state, tol, verbose,
-    warm_start, momentum, nesterovs_momentum, early_stopping, validation_fraction,
-    n_iter_no_change, backend, dtype, n_jobs
-        As in :class:`MLPClassifier` (defaults: learning_rate_init 0.01, max_iter 100,
-        momentum 0).
 
     Attributes
     ----------
