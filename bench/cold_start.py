@@ -5,8 +5,8 @@ Each measurement is a new Python process that imports fastnn, then fits an ``MLP
 examples) twice, and runs one raw ``sgd_epoch`` of the backend twice. The first call pays any
 compilation or cache loading; the second is the warm run. Scenarios:
 
-* ``numba, empty cache``: numba compiles every kernel it needs (``cache=False``: nothing is
-  loaded from, nor written to, the on-disk cache);
+* ``numba, empty cache``: numba compiles every kernel it needs (fastnn's ``cache`` setting
+  off: nothing is loaded from, nor written to, the on-disk cache);
 * ``numba, warm cache``: the kernels are loaded from the on-disk cache (filled beforehand);
 * ``cython``: the kernels were compiled at install time.
 
@@ -32,8 +32,7 @@ import warnings
 import numpy as np
 import fastnn
 from fastnn.estimators import MLPClassifier
-if {empty_cache}:
-    fastnn.set_config(cache=False)   # compile from scratch: neither load nor save
+fastnn.set_config(cache={use_cache})   # off: compile from scratch, neither load nor save
 imported = time.perf_counter()
 warnings.simplefilter("ignore")      # one epoch: the estimator warns that it did not converge
 rng = np.random.default_rng(0)
@@ -74,7 +73,7 @@ def run_child(what: str, backend: str, empty_cache: bool) -> dict:
     """One fresh process timing ``what`` ("fit" or "epoch") twice; its timings (seconds)."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
     start = time.perf_counter()
-    code = _CHILD.format(backend=backend, empty_cache=empty_cache, what=what)
+    code = _CHILD.format(backend=backend, use_cache=not empty_cache, what=what)
     done = subprocess.run([sys.executable, "-c", code],
                           env=env, cwd=ROOT, capture_output=True, text=True, check=True)
     timings = json.loads(done.stdout.strip().splitlines()[-1].replace("'", '"'))

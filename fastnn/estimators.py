@@ -12,7 +12,6 @@ fitted model exactly as it was.
 from __future__ import annotations
 
 import copy
-import math
 import warnings
 from contextlib import nullcontext
 from functools import partial
@@ -86,18 +85,16 @@ class _FastnnEstimator(BaseEstimator):
             kernels = self._backend_module = get_backend(self.backend)
         return kernels
 
-    def _checked_input(self, X):
+    def _checked_input(self, X, finite_checked_later=False):
         """``X`` ready for the kernels. A C-contiguous 2-D array of the fitted dtype and width
-        skips scikit-learn's validation (only finiteness is checked): one-row prediction must
-        not be dominated by checks."""
+        skips scikit-learn's validation: one-row prediction must not be dominated by checks.
+        Its finiteness is checked here, unless the caller passes it to the backend's
+        ``forward`` (``finite_checked_later``), which every backend checks (ValueError
+        "X contains NaN or infinite values")."""
         fast = self.__dict__.get("_fast_input")
         if (fast is not None and type(X) is np.ndarray and X.dtype == fast[0] and X.ndim == 2
                 and X.shape[1] == fast[1] and X.shape[0] and X.flags.c_contiguous):
-            flat = X.ravel()
-            # |X|^2 is finite exactly when every entry is (unless it overflows, for entries
-            # near the dtype's limit: those take the checked path below): one BLAS call,
-            # cheaper than np.isfinite(X).all()
-            if math.isfinite(flat.dot(flat)):
+            if finite_checked_later or np.isfinite(X).all():
                 return X
         check_is_fitted(self)
         return validate_data(self, X, reset=False, dtype=self._fitted_dtype, order="C")
@@ -316,7 +313,7 @@ class _BaseSGDNetwork(_FastnnEstimator):
     # ------------------------------------------------------------------ prediction
     def _output(self, X):
         """The network's output f(X): probabilities, or values for a regressor."""
-        X = self._checked_input(X)
+        X = self._checked_input(X, finite_checked_later=True)
         net = self._network
         return self._kernels().forward(X, net.weights, net.biases, net.activations, net.loss)
 

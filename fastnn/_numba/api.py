@@ -265,13 +265,19 @@ def _ready_network(weights, biases, n_activations, n_features, dtype) -> bool:
     caller to the full checks and conversions, which name any problem."""
     if len(weights) != n_activations + 1 or len(biases) != len(weights):
         return False
+    # written for speed (it runs on every one-row prediction): identity of the dtype (a
+    # false "no" only sends the call to the full checks) and each flags object read once
     n_in = n_features
     for W, b in zip(weights, biases):
-        if not (type(W) is np.ndarray and type(b) is np.ndarray and W.dtype == dtype and b.dtype == dtype
-                and W.ndim == 2 and b.ndim == 1 and W.shape[0] == n_in and b.shape[0] == W.shape[1]
-                and W.flags.c_contiguous and b.flags.c_contiguous and W.flags.writeable and b.flags.writeable):
+        if type(W) is not np.ndarray or type(b) is not np.ndarray or W.dtype is not dtype or b.dtype is not dtype:
             return False
-        n_in = W.shape[1]
+        W_flags, b_flags = W.flags, b.flags
+        if not (W_flags.c_contiguous and b_flags.c_contiguous and W_flags.writeable and b_flags.writeable):
+            return False
+        shape = W.shape
+        if len(shape) != 2 or shape[0] != n_in or b.shape != (shape[1],):
+            return False
+        n_in = shape[1]
     return True
 
 

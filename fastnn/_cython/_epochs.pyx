@@ -1,0 +1,437 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, language_level=3
+"""Whole-network kernels: forward propagation, one epoch of per-example SGD, one epoch of
+minibatch SGD, for float32 and float64 (fused ``floating``), each epoch one ``nogil`` loop.
+
+A network arrives as lists of C-contiguous arrays of one dtype (the wrappers check this);
+their data pointers are gathered once per call, and every buffer an epoch needs is allocated
+once per call, before the loop. Nothing is allocated per example and nothing raises.
+"""
+import numpy as np
+
+cimport numpy as cnp
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cython cimport floating
+from libc.stdint cimport int64_t
+from libc.string cimport memcpy
+
+from fastnn._cython._primitives cimport (
+    activate_vector, derivative, gemm, output_function_row, output_loss_grad_row, sgd_step_vector,
+)
+
+cnp.import_array()
+
+cdef extern from *:
+    """
+    /* whether this CPU (and its operating system) runs AVX2 code: the condition under which
+       fastnn._cython loads _epochs_avx2, these kernels compiled with -mavx2 */
+    static int fastnn_cpu_has_avx2(void) {
+    #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") != 0;
+    #else
+        return 0;
+    #endif
+    }
+    """
+    int fastnn_cpu_has_avx2() noexcept nogil
+
+
+def cpu_has_avx2():
+    """True when this CPU can run the AVX2 build of these kernels (``_epochs_avx2``)."""
+    return bool(fastnn_cpu_has_avx2())
+
+cdef enum:
+    # rows per block when forward propagation runs over a whole data set
+    FORWARD_BLOCK = 256
+
+
+cdef struct Layers:
+    # a network of n_layers dense layers; sizes[0] inputs, sizes[k + 1] units of layer k
+    int n_layers
+    void** W
+    void** b
+    void** vel_W
+    void** vel_b
+    Py_ssize_t* sizes
+    Py_ssize_t widest
+
+
+cdef class _Network:
+    """Owns the C view (:c:type:`Layers`) of the caller's per-layer arrays, which the
+    caller's lists keep alive for the duration of the call."""
+    cdef Layers layers
+
+    def __cinit__(self, list weights, list biases, list vel_W=None, list vel_b=None):
+        cdef int k, L = len(weights)
+        self.layers.n_layers = L
+        self.layers.W = <void**>PyMem_Malloc(4 * L * sizeof(void*))
+        self.layers.sizes = <Py_ssize_t*>PyMem_Malloc((L + 1) * sizeof(Py_ssize_t))
+        if self.layers.W == NULL or self.layers.sizes == NULL:
+            raise MemoryError()
+        self.layers.b = self.layers.W + L
+        self.layers.vel_W = self.layers.W + 2 * L
+        self.layers.vel_b = self.layers.W + 3 * L
+        self.layers.sizes[0] = weights[0].shape[0]
+        self.layers.widest = self.layers.sizes[0]
+        for k in range(L):
+            self.layers.W[k] = cnp.PyArray_DATA(weights[k])
+            self.layers.b[k] = cnp.PyArray_DATA(biases[k])
+            self.layers.vel_W[k] = cnp.PyArray_DATA(vel_W[k]) if vel_W else NULL
+            self.layers.vel_b[k] = cnp.PyArray_DATA(vel_b[k]) if vel_b else NULL
+            self.layers.sizes[k + 1] = weights[k].shape[1]
+            self.layers.widest = max(self.layers.widest, self.layers.sizes[k + 1])
+
+    def __dealloc__(self):
+        PyMem_Free(self.layers.W)
+        PyMem_Free(self.layers.sizes)
+
+    cdef Py_ssize_t hidden_units(self):
+        """n_1 + ... + n_L: the size of one example's layer outputs."""
+        cdef Py_ssize_t k, total = 0
+        for k in range(1, self.layers.n_layers + 1):
+            total += self.layers.sizes[k]
+        return total
+
+
+cdef inline void _add_bias_and_activate(floating* a, const floating* b, Py_ssize_t n_rows,
+                                        Py_ssize_t n, int code, bint hidden) noexcept nogil:
+    """a <- g(a + b) row by row (no g on the output layer, whose function the loss fixes)."""
+    cdef Py_ssize_t r, j
+    for r in range(n_rows):
+        for j in range(n):
+            a[r * n + j] = a[r * n + j] + b[j]
+        if hidden:
+            activate_vector(a + r * n, n, code)
+
+
+cdef inline void _forward_example(const floating* x, const floating* W, const floating* b,
+                                  Py_ssize_t n_in, Py_ssize_t n_out, floating* out) noexcept nogil:
+    """out = x @ W + b for one example: rows of the input-major W are contiguous, so the sum
+    runs as out += x_i W[i, :]; a zero input (common in images) skips its row exactly."""
+    cdef Py_ssize_t i, j
+    cdef floating x_i
+    cdef const floating* row
+    for j in range(n_out):
+        out[j] = 0
+    for i in range(n_in):
+        x_i = x[i]
+        if x_i != 0:
+            row = W + i * n_out
+            for j in range(n_out):
+                out[j] += x_i * row[j]
+    for j in range(n_out):
+        out[j] = out[j] + b[j]
+
+
+# ----------------------------------------------------------------------------- forward
+
+
+cdef void _forward(const floating* X, Py_ssize_t n_rows, Layers net, const int* codes, int loss,
+                   floating* out, floating* buffer_a, floating* buffer_b) noexcept nogil:
+    cdef Py_ssize_t start = 0, m, k, r, L = net.n_layers
+    cdef Py_ssize_t* n = net.sizes
+    cdef const floating* h_in
+    cdef floating* h_out
+    while start < n_rows:
+        m = min(FORWARD_BLOCK, n_rows - start)
+        h_in = X + start * n[0]
+        for k in range(L):
+            h_out = out + start * n[L] if k == L - 1 else (buffer_a if k % 2 == 0 else buffer_b)
+            if m == 1:
+                # a single row (prediction one example at a time): the contiguous row loop,
+                # without a BLAS call's overhead
+                _forward_example(h_in, <floating*>net.W[k], <floating*>net.b[k], n[k], n[k + 1], h_out)
+                if k < L - 1:
+                    activate_vector(h_out, n[k + 1], codes[k])
+            else:
+                gemm(c'N', c'N', m, n[k + 1], n[k], 1, h_in, n[k], <floating*>net.W[k], n[k + 1],
+                     0, h_out, n[k + 1])
+                _add_bias_and_activate(h_out, <floating*>net.b[k], m, n[k + 1],
+                                       codes[k] if k < L - 1 else 0, k < L - 1)
+            h_in = h_out
+        for r in range(m):
+            output_function_row(out + (start + r) * n[L], n[L], loss)
+        start += m
+
+
+def forward(const floating[:, ::1] X, list weights, list biases, const int[::1] codes, int loss,
+            floating[:, ::1] out):
+    """out = f(X), propagated FORWARD_BLOCK rows at a time."""
+    cdef _Network net = _Network(weights, biases)
+    cdef Py_ssize_t block = min(FORWARD_BLOCK, X.shape[0]) * net.layers.widest + 1
+    cdef floating[::1] work = np.empty(2 * block, dtype=np.float32 if floating is float else np.float64)
+    if X.shape[0] == 0:
+        return
+    with nogil:
+        _forward(&X[0, 0], X.shape[0], net.layers, &codes[0] if codes.shape[0] else NULL, loss,
+                 &out[0, 0], &work[0], &work[block])
+
+
+# ----------------------------------------------------------------------------- per example
+
+
+cdef inline void _backward_update_example(floating* W, floating* b, floating* vel_W,
+                                          floating* vel_b, const floating* h_in,
+                                          const floating* grad_a, Py_ssize_t n_in,
+                                          Py_ssize_t n_out, floating lr, floating l2, floating l1,
+                                          floating momentum, bint nesterov, bint write_velocity,
+                                          int code_below, floating* grad_below) noexcept nogil:
+    """A layer above the first, for one example, one pass over the rows of W: row i first
+    gives grad_below[i] = (W[i, :] . grad_a) g'(h_in[i]), with the weights before the update,
+    then takes its outer-product step W[i, :] <- W[i, :] - lr h_in[i] grad_a (with decay and
+    momentum); then the bias."""
+    cdef Py_ssize_t i, j
+    cdef floating s, h_i
+    cdef floating* row
+    cdef bint plain = momentum == 0 and l2 == 0 and l1 == 0 and not write_velocity
+    for i in range(n_in):
+        row = W + i * n_out
+        h_i = h_in[i]
+        s = 0
+        for j in range(n_out):
+            s += row[j] * grad_a[j]
+        grad_below[i] = s * derivative(h_i, code_below)
+        if not plain:
+            sgd_step_vector(row, vel_W + i * n_out, grad_a, h_i, False, n_out, lr, l2, l1,
+                            momentum, nesterov, write_velocity)
+        elif h_i != 0:  # the gradient row h_i grad_a is exactly zero when h_i is: skip it
+            for j in range(n_out):
+                row[j] = row[j] + lr * (-(h_i * grad_a[j]))
+    sgd_step_vector(b, vel_b, grad_a, 1, False, n_out, lr, 0, 0, momentum, nesterov, write_velocity)
+
+
+cdef inline void _update_first_layer(floating* W, floating* b, floating* vel_W, floating* vel_b,
+                                     const floating* x, const floating* grad_a, Py_ssize_t n_in,
+                                     Py_ssize_t n_out, floating lr, floating l2, floating l1,
+                                     floating momentum, bint nesterov, bint write_velocity,
+                                     const floating* x_next, floating* a_next) noexcept nogil:
+    """The first layer's outer-product step (no gradient below it), carrying the next example's forward
+    pass through the layer: a_next = x_next @ W + b with the updated W and b, each row of W
+    accumulated right after its update, while it is in cache. One pass over the largest matrix
+    instead of two, and the same sums in the same order as :func:`_forward_example`.
+    ``x_next`` is NULL on the last example."""
+    cdef Py_ssize_t i, j
+    cdef floating x_i, x_n, w
+    cdef floating* row
+    cdef bint plain = momentum == 0 and l2 == 0 and l1 == 0 and not write_velocity
+    if x_next != NULL:
+        for j in range(n_out):
+            a_next[j] = 0
+    for i in range(n_in):
+        row = W + i * n_out
+        x_i = x[i]
+        x_n = x_next[i] if x_next != NULL else 0
+        if not plain:
+            sgd_step_vector(row, vel_W + i * n_out, grad_a, x_i, False, n_out, lr, l2, l1,
+                            momentum, nesterov, write_velocity)
+        elif x_i != 0:
+            if x_n != 0:
+                for j in range(n_out):
+                    w = row[j] + lr * (-(x_i * grad_a[j]))
+                    row[j] = w
+                    a_next[j] += x_n * w
+                continue
+            for j in range(n_out):
+                row[j] = row[j] + lr * (-(x_i * grad_a[j]))
+        if x_n != 0:
+            for j in range(n_out):
+                a_next[j] += x_n * row[j]
+    sgd_step_vector(b, vel_b, grad_a, 1, False, n_out, lr, 0, 0, momentum, nesterov, write_velocity)
+    if x_next != NULL:
+        for j in range(n_out):
+            a_next[j] = a_next[j] + b[j]
+
+
+cdef double _sgd_epoch(const floating* X, const floating* Y, const int64_t* order,
+                       Py_ssize_t n_order, Layers net, const int* codes, int loss,
+                       floating lr, floating l2, floating l1, floating momentum, bint nesterov,
+                       floating** H, floating* f, floating* grad, floating* grad_below) noexcept nogil:
+    cdef Py_ssize_t t, k, L = net.n_layers
+    cdef Py_ssize_t* n = net.sizes
+    cdef floating** W = <floating**>net.W
+    cdef floating** b = <floating**>net.b
+    cdef floating** vel_W = <floating**>net.vel_W
+    cdef floating** vel_b = <floating**>net.vel_b
+    cdef const floating* x
+    cdef const floating* x_next
+    cdef const floating* h_in
+    cdef floating* swap
+    cdef bint last
+    cdef double total = 0
+    for t in range(n_order):
+        x = X + order[t] * n[0]
+        last = t == n_order - 1
+        # forward propagation: H[k + 1] = g(H[k] W[k] + b[k]); H[L] keeps the output
+        # pre-activation. From the second example on, the first layer's x W + b was
+        # accumulated by the previous example's update of that layer.
+        h_in = x
+        for k in range(L):
+            if k > 0 or t == 0:
+                _forward_example(h_in, W[k], b[k], n[k], n[k + 1], H[k + 1])
+            if k < L - 1:
+                activate_vector(H[k + 1], n[k + 1], codes[k])
+            h_in = H[k + 1]
+        total += output_loss_grad_row(H[L], Y + order[t] * n[L], n[L], loss, f, grad)
+        # backpropagation: each layer passes its gradient below with its weights before the
+        # update; the first layer has no layer below to pass to. The velocity is written on
+        # the last example (with momentum 0 only that one is observable).
+        for k in range(L - 1, 0, -1):
+            _backward_update_example(W[k], b[k], vel_W[k], vel_b[k], H[k], grad, n[k], n[k + 1],
+                                     lr, l2, l1, momentum, nesterov, last, codes[k - 1], grad_below)
+            swap = grad
+            grad = grad_below
+            grad_below = swap
+        # H[1] is free now (the layer above has used it): it receives the next x W[0] + b[0]
+        x_next = NULL
+        if not last:
+            x_next = X + order[t + 1] * n[0]
+        _update_first_layer(W[0], b[0], vel_W[0], vel_b[0], x, grad, n[0], n[1], lr, l2, l1,
+                            momentum, nesterov, last, x_next, H[1])
+    return total
+
+
+def sgd_epoch(const floating[:, ::1] X, const floating[:, ::1] Y, const int64_t[::1] order,
+              list weights, list biases, list vel_W, list vel_b, const int[::1] codes, int loss,
+              double lr, double l2, double l1, double momentum, bint nesterov):
+    """One epoch of per-example SGD, in place; returns the loss summed over the examples."""
+    cdef _Network net = _Network(weights, biases, vel_W, vel_b)
+    cdef Py_ssize_t k, L = net.layers.n_layers, width = net.layers.widest
+    # one example's layer outputs H[1..L], then f, grad and grad_below
+    cdef floating[::1] work = np.zeros(net.hidden_units() + 3 * width + 1,
+                                       dtype=np.float32 if floating is float else np.float64)
+    cdef floating** H = <floating**>PyMem_Malloc((L + 1) * sizeof(floating*))
+    cdef floating* p = &work[0]
+    cdef double total = 0
+    if H == NULL:
+        raise MemoryError()
+    try:
+        H[0] = NULL
+        for k in range(1, L + 1):
+            H[k] = p
+            p += net.layers.sizes[k]
+        if order.shape[0]:
+            with nogil:
+                total = _sgd_epoch(&X[0, 0], &Y[0, 0], &order[0], order.shape[0], net.layers,
+                                   &codes[0] if codes.shape[0] else NULL, loss, <floating>lr,
+                                   <floating>l2, <floating>l1, <floating>momentum, nesterov,
+                                   H, p, p + width, p + 2 * width)
+    finally:
+        PyMem_Free(H)
+    return total
+
+
+# ----------------------------------------------------------------------------- minibatch
+
+
+cdef inline void _update_batch(floating* W, floating* b, floating* vel_W, floating* vel_b,
+                               const floating* h_in, const floating* grad_a, Py_ssize_t n_rows,
+                               Py_ssize_t n_in, Py_ssize_t n_out, floating lr, floating l2,
+                               floating l1, floating momentum, bint nesterov, bint write_velocity,
+                               floating* grad_W, floating* grad_b) noexcept nogil:
+    """W <- W - lr (h_in^T grad_a / n_rows + decay) with momentum, b likewise (no decay)."""
+    cdef Py_ssize_t r, j
+    for j in range(n_out):
+        grad_b[j] = 0
+    for r in range(n_rows):
+        for j in range(n_out):
+            grad_b[j] += grad_a[r * n_out + j]
+    if momentum == 0 and l2 == 0 and l1 == 0 and not write_velocity:
+        # the plain step is one gemm accumulating into W
+        gemm(c'T', c'N', n_in, n_out, n_rows, -lr / <floating>n_rows, h_in, n_in, grad_a, n_out,
+             1, W, n_out)
+    else:
+        gemm(c'T', c'N', n_in, n_out, n_rows, 1, h_in, n_in, grad_a, n_out, 0, grad_W, n_out)
+        sgd_step_vector(W, vel_W, grad_W, n_rows, True, n_in * n_out, lr, l2, l1, momentum,
+                        nesterov, write_velocity)
+    sgd_step_vector(b, vel_b, grad_b, n_rows, True, n_out, lr, 0, 0, momentum, nesterov,
+                    write_velocity)
+
+
+cdef double _minibatch_epoch(const floating* X, const floating* Y, const int64_t* order,
+                             Py_ssize_t n_order, Py_ssize_t batch_size, Layers net,
+                             const int* codes, int loss, floating lr, floating l2, floating l1,
+                             floating momentum, bint nesterov, floating* X_batch,
+                             floating* Y_batch, floating** A, floating* f, floating* grad,
+                             floating* grad_below, floating* grad_W, floating* grad_b) noexcept nogil:
+    cdef Py_ssize_t start = 0, m, r, i, k, L = net.n_layers
+    cdef Py_ssize_t* n = net.sizes
+    cdef floating** W = <floating**>net.W
+    cdef floating** b = <floating**>net.b
+    cdef const floating* h_in
+    cdef floating* swap
+    cdef double total = 0
+    while start < n_order:
+        m = min(batch_size, n_order - start)
+        # gather the batch I_t into contiguous rows
+        for r in range(m):
+            memcpy(X_batch + r * n[0], X + order[start + r] * n[0], n[0] * sizeof(floating))
+            memcpy(Y_batch + r * n[L], Y + order[start + r] * n[L], n[L] * sizeof(floating))
+        h_in = X_batch
+        for k in range(L):
+            gemm(c'N', c'N', m, n[k + 1], n[k], 1, h_in, n[k], W[k], n[k + 1], 0, A[k + 1], n[k + 1])
+            _add_bias_and_activate(A[k + 1], b[k], m, n[k + 1], codes[k] if k < L - 1 else 0, k < L - 1)
+            h_in = A[k + 1]
+        for r in range(m):
+            total += output_loss_grad_row(A[L] + r * n[L], Y_batch + r * n[L], n[L], loss,
+                                          f + r * n[L], grad + r * n[L])
+        for k in range(L - 1, -1, -1):
+            h_in = X_batch if k == 0 else A[k]
+            if k > 0:
+                # the gradient below, with the weights before this layer's update
+                gemm(c'N', c'T', m, n[k], n[k + 1], 1, grad, n[k + 1], W[k], n[k + 1],
+                     0, grad_below, n[k])
+                for i in range(m * n[k]):
+                    grad_below[i] = grad_below[i] * derivative(A[k][i], codes[k - 1])
+            _update_batch(W[k], b[k], <floating*>net.vel_W[k], <floating*>net.vel_b[k], h_in,
+                          grad, m, n[k], n[k + 1], lr, l2, l1, momentum, nesterov,
+                          start + m == n_order, grad_W, grad_b)
+            swap = grad
+            grad = grad_below
+            grad_below = swap
+        start += m
+    return total
+
+
+def minibatch_sgd_epoch(const floating[:, ::1] X, const floating[:, ::1] Y,
+                        const int64_t[::1] order, list weights, list biases, list vel_W,
+                        list vel_b, const int[::1] codes, int loss, double lr, double l2,
+                        double l1, double momentum, bint nesterov, Py_ssize_t batch_size):
+    """One epoch of minibatch SGD, in place; returns the loss summed over the examples."""
+    cdef _Network net = _Network(weights, biases, vel_W, vel_b)
+    cdef Py_ssize_t k, L = net.layers.n_layers, width = net.layers.widest
+    cdef Py_ssize_t rows = max(1, min(batch_size, order.shape[0]))
+    cdef Py_ssize_t largest_layer = 0
+    cdef floating** A = <floating**>PyMem_Malloc((L + 1) * sizeof(floating*))
+    cdef floating[::1] work
+    cdef floating* p
+    cdef double total = 0
+    if A == NULL:
+        raise MemoryError()
+    try:
+        for k in range(L):
+            largest_layer = max(largest_layer, net.layers.sizes[k] * net.layers.sizes[k + 1])
+        # X_batch, Y_batch, A[1..L], f, grad, grad_below, grad_W, grad_b
+        work = np.zeros(rows * (net.layers.sizes[0] + 2 * net.layers.sizes[L] + net.hidden_units()
+                                + 2 * width) + largest_layer + width + 1,
+                        dtype=np.float32 if floating is float else np.float64)
+        p = &work[0]
+        A[0] = NULL
+        for k in range(1, L + 1):
+            A[k] = p
+            p += rows * net.layers.sizes[k]
+        if order.shape[0]:
+            with nogil:
+                total = _minibatch_epoch(
+                    &X[0, 0], &Y[0, 0], &order[0], order.shape[0], batch_size, net.layers,
+                    &codes[0] if codes.shape[0] else NULL, loss, <floating>lr, <floating>l2,
+                    <floating>l1, <floating>momentum, nesterov,
+                    p, p + rows * net.layers.sizes[0],                            # X_batch, Y_batch
+                    A, p + rows * (net.layers.sizes[0] + net.layers.sizes[L]),    # f
+                    p + rows * (net.layers.sizes[0] + 2 * net.layers.sizes[L]),   # grad
+                    p + rows * (net.layers.sizes[0] + 2 * net.layers.sizes[L] + width),  # grad_below
+                    p + rows * (net.layers.sizes[0] + 2 * net.layers.sizes[L] + 2 * width),  # grad_W
+                    p + rows * (net.layers.sizes[0] + 2 * net.layers.sizes[L] + 2 * width)
+                    + largest_layer)                                              # grad_b
+    finally:
+        PyMem_Free(A)
+    return total

@@ -1,0 +1,319 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, language_level=3
+"""Scalar and row primitives shared by the Cython kernels, inlined into every module that
+cimports them. ``floating`` is float32 or float64; each specialisation computes in its own
+precision (every literal below is an integer, so C never promotes a float expression to double).
+
+The order of operations follows :mod:`fastnn.reference` term by term, so that a float64 kernel
+agrees with the reference to rounding, not merely to a tolerance.
+"""
+from cython cimport floating
+from libc.math cimport exp, expf, fabs, fabsf, log, log1p, log1pf, logf, tanh
+from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+# the codes of fastnn.codes (checked against it by the tests)
+cdef enum:
+    IDENTITY = 0
+    THRESHOLD = 1
+    LOGISTIC = 2
+    TANH = 3
+    RELU = 4
+
+cdef enum:
+    SOFTMAX_NLL = 0
+    LOGISTIC_NLL = 1
+    SQUARED = 2
+
+
+cdef inline floating _exp(floating x) noexcept nogil:
+    if floating is float:
+        return expf(x)
+    else:
+        return exp(x)
+
+
+cdef inline floating _log(floating x) noexcept nogil:
+    if floating is float:
+        return logf(x)
+    else:
+        return log(x)
+
+
+cdef inline floating _log1p(floating x) noexcept nogil:
+    if floating is float:
+        return log1pf(x)
+    else:
+        return log1p(x)
+
+
+cdef inline floating _abs(floating x) noexcept nogil:
+    if floating is float:
+        return fabsf(x)
+    else:
+        return fabs(x)
+
+
+cdef inline floating _sign(floating x) noexcept nogil:
+    """sign(x) = 1[x > 0] - 1[x < 0]."""
+    if x > 0:
+        return 1
+    if x < 0:
+        return -1
+    return 0
+
+
+cdef inline floating sigmoid(floating a) noexcept nogil:
+    """sigm(a) = 1 / (1 + exp(-a)) through exp(-|a|), which never overflows."""
+    cdef floating e = _exp(-_abs(a))
+    if a >= 0:
+        return 1 / (1 + e)
+    return e / (1 + e)
+
+
+cdef inline floating softplus(floating a) noexcept nogil:
+    """log(1 + exp(a)) as NumPy's logaddexp(0, a) computes it."""
+    if a > 0:
+        return a + _log1p(_exp(-a))
+    return _log1p(_exp(a))
+
+
+cdef union _FloatBits:
+    float value
+    int bits
+
+
+cdef inline float tanh_float32(float a) noexcept nogil:
+    """tanh in float32 without a libm call, so that a loop over it vectorises (libm's tanhf is
+    one call per element); within 2 ulp of the exact value.
+
+    |a| < 0.625: the odd polynomial a + a z P(z), z = a^2 (Cephes' tanhf coefficients);
+    otherwise sign(a) (1 - 2 / (exp(2|a|) + 1)), with 2|a| capped at 20 (tanh rounds to 1
+    from |a| = 9.02 on) and exp(y) = 2^k exp(r), k the integer nearest y / ln 2, |r| <= ln(2) / 2, exp(r)
+    by Cephes' expf polynomial and 2^k written straight into the exponent bits.
+    """
+    cdef float x = fabsf(a), z = a * a, y, t, k, r, e, large
+    cdef float p0 = -5.70498872745e-3, p1 = 2.06390887954e-2, p2 = -5.37397155531e-2
+    cdef float p3 = 1.33314422036e-1, p4 = -3.33332819422e-1
+    cdef float e0 = 1.9875691500e-4, e1 = 1.3981999507e-3, e2 = 8.3334519073e-3
+    cdef float e3 = 4.1665795894e-2, e4 = 1.6666665459e-1, e5 = 5.0000001201e-1
+    cdef float log2e = 1.44269504088896341, ln2_hi = 0.693359375, ln2_lo = -2.12194440e-4
+    cdef float round_magic = 12582912.0, one = 1, two = 2, cap = 20, edge = 0.625
+    cdef _FloatBits scale
+    cdef float small = a + a * z * ((((p0 * z + p1) * z + p2) * z + p3) * z + p4)
+    y = two * x
+    if y > cap:
+        y = cap
+    t = y * log2e
+    k = (t + round_magic) - round_magic          # round to nearest, exact for |t| < 2^22
+    r = (y - k * ln2_hi) - k * ln2_lo
+    e = ((((((e0 * r + e1) * r + e2) * r + e3) * r + e4) * r + e5) * r * r + r) + one
+    scale.bits = (<int>k + 127) << 23          # 2^k, k in [0, 29]
+    large = one - two / (e * scale.value + one)
+    if a < 0:
+        large = -large
+    return small if x < edge else large
+
+
+cdef inline floating activate(floating a, int code) noexcept nogil:
+    """h = g(a) for the activation ``code``."""
+    if code == TANH:
+        if floating is float:
+            return tanh_float32(a)
+        else:
+            return tanh(a)
+    if code == RELU:
+        return a if a > 0 else 0
+    if code == LOGISTIC:
+        return sigmoid(a)
+    if code == THRESHOLD:
+        return _sign(a)
+    return a
+
+
+cdef inline floating derivative(floating h, int code) noexcept nogil:
+    """g'(a) from the output h = g(a)."""
+    if code == TANH:
+        return 1 - h * h
+    if code == RELU:
+        return 1 if h > 0 else 0
+    if code == LOGISTIC:
+        return h * (1 - h)
+    if code == THRESHOLD:
+        return 0
+    return 1
+
+
+cdef inline void activate_vector(floating* a, Py_ssize_t n, int code) noexcept nogil:
+    """a <- g(a) in place, over n contiguous entries."""
+    cdef Py_ssize_t j
+    if code == IDENTITY:
+        return
+    if code == RELU:
+        for j in range(n):
+            a[j] = a[j] if a[j] > 0 else 0
+        return
+    if code == TANH:
+        # one loop per case: the float32 tanh then vectorises
+        for j in range(n):
+            if floating is float:
+                a[j] = tanh_float32(a[j])
+            else:
+                a[j] = tanh(a[j])
+        return
+    for j in range(n):
+        a[j] = activate(a[j], code)
+
+
+cdef inline void output_function_row(floating* a, Py_ssize_t n, int loss) noexcept nogil:
+    """a <- out_fn(a) in place for one example: softmax, logistic or identity."""
+    cdef Py_ssize_t j
+    cdef floating m, s
+    if loss == SOFTMAX_NLL:
+        m = a[0]
+        for j in range(1, n):
+            if a[j] > m:
+                m = a[j]
+        s = 0
+        for j in range(n):
+            a[j] = _exp(a[j] - m)
+            s += a[j]
+        for j in range(n):
+            a[j] = a[j] / s
+    elif loss == LOGISTIC_NLL:
+        for j in range(n):
+            a[j] = sigmoid(a[j])
+
+
+cdef inline floating output_loss_grad_row(const floating* a, const floating* y, Py_ssize_t n,
+                                          int loss, floating* f, floating* grad) noexcept nogil:
+    """Fused output of one example: f = out_fn(a), grad = dl/da; returns the loss l(f, y).
+
+    ``a`` must not share memory with ``grad`` (the softmax keeps exp(a - max) there)."""
+    cdef Py_ssize_t j
+    cdef floating m, s, log_s, total = 0
+    if loss == SOFTMAX_NLL:
+        m = a[0]
+        for j in range(1, n):
+            if a[j] > m:
+                m = a[j]
+        s = 0
+        for j in range(n):
+            grad[j] = _exp(a[j] - m)
+            s += grad[j]
+        log_s = _log(s)
+        for j in range(n):
+            total += y[j] * ((a[j] - m) - log_s)   # sum_j Y_j log softmax(a)_j
+            f[j] = grad[j] / s
+            grad[j] = f[j] - y[j]                  # -(e(y) - f(x))
+        return -total
+    if loss == LOGISTIC_NLL:
+        for j in range(n):
+            total += softplus(a[j]) - y[j] * a[j]  # -[y log f + (1 - y) log(1 - f)]
+            f[j] = sigmoid(a[j])
+            grad[j] = f[j] - y[j]
+        return total
+    for j in range(n):
+        f[j] = a[j]
+        grad[j] = 2 * (f[j] - y[j])
+        total += (y[j] - f[j]) * (y[j] - f[j])
+    return total
+
+
+cdef inline floating step_direction(floating grad, floating w, floating two_l2, floating l1,
+                                    bint use_l1) noexcept nogil:
+    """Delta = -grad - l2 2w - l1 sign(w), given two_l2 = 2 l2 (l2 (2w) and (2 l2) w are the same
+    product, rounded once). A zero l2 subtracts an exact zero, which leaves Delta as the
+    reference's skipped term does; ``use_l1`` is False when l1 is zero."""
+    if use_l1:
+        return (-grad - two_l2 * w) - l1 * ((<floating>(w > 0)) - (<floating>(w < 0)))
+    return -grad - two_l2 * w
+
+
+cdef inline floating _gradient(const floating* g, Py_ssize_t j, floating scale,
+                               bint divide) noexcept nogil:
+    """Entry j of a gradient: g[j] / scale (a batch mean) or scale g[j] (an outer-product row)."""
+    if divide:
+        return g[j] / scale
+    return scale * g[j]
+
+
+cdef inline void _step_loops(floating* w, floating* v, const floating* g, floating scale,
+                             bint divide, Py_ssize_t n, floating lr, floating l2, floating l1,
+                             floating momentum, bint nesterov, bint write_velocity) noexcept nogil:
+    """The loops of :func:`sgd_step_vector`, one without branches per case. ``divide`` is a
+    constant at each call site, so the compiler builds one copy per gradient form."""
+    cdef Py_ssize_t j
+    cdef floating delta, two_l2 = 2 * l2
+    cdef bint use_l1 = l1 != 0
+    if momentum == 0 and not write_velocity:
+        # w + v with v = 0 v + lr delta = lr delta
+        if l2 == 0 and not use_l1:
+            for j in range(n):
+                w[j] = w[j] + lr * (-_gradient(g, j, scale, divide))
+        elif use_l1:
+            for j in range(n):
+                w[j] = w[j] + lr * step_direction(_gradient(g, j, scale, divide), w[j], two_l2, l1, True)
+        else:
+            for j in range(n):
+                w[j] = w[j] + lr * step_direction(_gradient(g, j, scale, divide), w[j], two_l2, l1, False)
+    elif nesterov:
+        if use_l1:
+            for j in range(n):
+                delta = step_direction(_gradient(g, j, scale, divide), w[j], two_l2, l1, True)
+                v[j] = momentum * v[j] + lr * delta
+                w[j] = w[j] + (momentum * v[j] + lr * delta)
+        else:
+            for j in range(n):
+                delta = step_direction(_gradient(g, j, scale, divide), w[j], two_l2, l1, False)
+                v[j] = momentum * v[j] + lr * delta
+                w[j] = w[j] + (momentum * v[j] + lr * delta)
+    else:
+        if use_l1:
+            for j in range(n):
+                delta = step_direction(_gradient(g, j, scale, divide), w[j], two_l2, l1, True)
+                v[j] = momentum * v[j] + lr * delta
+                w[j] = w[j] + v[j]
+        else:
+            for j in range(n):
+                delta = step_direction(_gradient(g, j, scale, divide), w[j], two_l2, l1, False)
+                v[j] = momentum * v[j] + lr * delta
+                w[j] = w[j] + v[j]
+
+
+cdef inline void sgd_step_vector(floating* w, floating* v, const floating* g, floating scale,
+                                 bint divide, Py_ssize_t n, floating lr, floating l2,
+                                 floating l1, floating momentum, bint nesterov,
+                                 bint write_velocity) noexcept nogil:
+    """One SGD step on n contiguous parameters, the reference's sgd_step term by term.
+
+    The gradient of entry j is ``g[j] / scale`` when ``divide`` (a batch mean) and
+    ``scale * g[j]`` otherwise (an outer-product row, or ``scale = 1``):
+
+        delta = -grad - l2 2w - l1 sign(w) ; v <- momentum v + lr delta
+        w <- w + v  (classical)  or  w + (momentum v + lr delta)  (Nesterov)
+
+    With momentum 0 the velocity is lr delta whatever it held; it is written only when
+    ``write_velocity`` (the epochs ask for it on their last step, where it is observable).
+    """
+    if divide:
+        _step_loops(w, v, g, scale, True, n, lr, l2, l1, momentum, nesterov, write_velocity)
+    else:
+        _step_loops(w, v, g, scale, False, n, lr, l2, l1, momentum, nesterov, write_velocity)
+
+
+cdef inline void gemm(char trans_a, char trans_b, int m, int n, int k, floating alpha,
+                      const floating* A, int lda, const floating* B, int ldb, floating beta,
+                      floating* C, int ldc) noexcept nogil:
+    """Row-major C (m, n) = alpha op(A) op(B) + beta C through the Fortran BLAS, which sees
+    every row-major matrix as its transpose: C^T = op(B)^T op(A)^T."""
+    if m == 0 or n == 0:
+        return
+    # BLAS wants leading dimensions >= 1 even for empty operands
+    lda = max(lda, 1)
+    ldb = max(ldb, 1)
+    ldc = max(ldc, 1)
+    if floating is float:
+        sgemm(&trans_b, &trans_a, &n, &m, &k, &alpha, <float*>B, &ldb, <float*>A, &lda,
+              &beta, C, &ldc)
+    else:
+        dgemm(&trans_b, &trans_a, &n, &m, &k, &alpha, <double*>B, &ldb, <double*>A, &lda,
+              &beta, C, &ldc)
