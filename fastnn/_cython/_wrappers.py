@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import codes
 from .._validation import check_array, check_positive, check_same_rows
+from ..reference.dense import check_layer
 from ..reference.mlp import check_epoch, check_network
 from . import _epochs, _layers, _perceptron
 
@@ -110,21 +111,11 @@ def activation_derivative(h, code, out=None):
 # ----------------------------------------------------------------------------- one layer
 
 
-def _check_layer(h, W, b):
-    h = check_array("h", h, ndim=2)
-    W = check_array("W", W, ndim=2)
-    b = check_array("b", b, ndim=1)
-    if h.shape[1] != W.shape[0]:
-        raise ValueError(f"h has {h.shape[1]} columns but W has {W.shape[0]} rows (inputs)")
-    if b.shape[0] != W.shape[1]:
-        raise ValueError(f"b has {b.shape[0]} entries but W has {W.shape[1]} columns (units)")
-    return h, W, b
-
 
 def dense_forward(h, W, b, activation_code, out=None):
     """Dense layer in one pass: a = b + W h ; h' = g(a). Written into ``out`` when given."""
     code = codes.activation_code(activation_code)
-    h, W, b = _check_layer(h, W, b)
+    h, W, b = check_layer(h, W, b)
     dtype = _dtype(h, W, b)
     result = _out_or_new("out", out, (h.shape[0], W.shape[1]), dtype)
     _layers.dense_forward(_input(h, dtype), _input(W, dtype), _input(b, dtype), code, result)

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import codes
 from .._validation import check_array, check_positive, check_same_rows
+from ..reference.dense import check_layer
 from ..reference.mlp import check_epoch
 from .activations import activation_derivative_kernel, activation_kernel
 from .dense import (backward_input_kernel, backward_params_kernel, dense_forward_kernel,
@@ -121,24 +122,12 @@ def activation_derivative(h, code, out=None):
 # ----------------------------------------------------------------------------- one layer
 
 
-def _check_layer(h, W, b):
-    """The reference's layer checks, except that the parameters' values are not scanned for
-    NaN (a scan of W would cost more than a single row's forward pass); the input's are."""
-    h = check_array("h", h, ndim=2)
-    W = check_array("W", W, ndim=2, finite=False)
-    b = check_array("b", b, ndim=1, finite=False)
-    if h.shape[1] != W.shape[0]:
-        raise ValueError(f"h has {h.shape[1]} columns but W has {W.shape[0]} rows (inputs)")
-    if b.shape[0] != W.shape[1]:
-        raise ValueError(f"b has {b.shape[0]} entries but W has {W.shape[1]} columns (units)")
-    return h, W, b
-
 
 def dense_forward(h, W, b, activation_code, out=None):
     """Dense layer in one pass: a = b + W h ; h' = g(a), for a batch of rows (n, n_in) with
     input-major W (n_in, n_out). Written into ``out`` when given."""
     code = codes.activation_code(activation_code)
-    h, W, b = _check_layer(h, W, b)
+    h, W, b = check_layer(h, W, b, parameters_finite=False)
     dtype = _compute_dtype(h, W, b)
     h, W, b = (_contiguous(x, dtype) for x in (h, W, b))
     result = _target(out, (h.shape[0], W.shape[1]), dtype)

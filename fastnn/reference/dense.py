@@ -10,10 +10,14 @@ from .activations import activation, activation_derivative
 from .regularization import l1_grad, l2_grad
 
 
-def _check_layer(h, W, b):
+def check_layer(h, W, b, parameters_finite=True):
+    """Check a layer's input ``h`` (n, n_in), weights ``W`` (n_in, n_out) and biases ``b``
+    (n_out,): numeric, of those dimensions, shapes that chain, ``h`` finite (and ``W``, ``b``
+    too with ``parameters_finite``; a compiled backend skips that scan, which would cost more
+    than a one-row forward pass). Returns them as arrays; ValueError naming the problem."""
     h = check_array("h", h, ndim=2)
-    W = check_array("W", W, ndim=2)
-    b = check_array("b", b, ndim=1)
+    W = check_array("W", W, ndim=2, finite=parameters_finite)
+    b = check_array("b", b, ndim=1, finite=parameters_finite)
     if h.shape[1] != W.shape[0]:
         raise ValueError(f"h has {h.shape[1]} columns but W has {W.shape[0]} rows (inputs)")
     if b.shape[0] != W.shape[1]:
@@ -23,7 +27,7 @@ def _check_layer(h, W, b):
 
 def pre_activation(h, W, b):
     """Neuron input activation a(x) = b + W h, for a batch of rows: a = h @ W + b."""
-    h, W, b = _check_layer(h, W, b)
+    h, W, b = check_layer(h, W, b)
     return h @ W + b
 
 
