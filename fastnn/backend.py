@@ -1,10 +1,12 @@
 """The backend registry: which implementation of the kernel contract runs.
 
 Every backend is a module providing the same functions with the same arguments and
-in-place conventions (see ``KERNELS``), for float32 and float64 alike:
+in-place conventions (``CONTRACT``), for float32 and float64 alike; every one checks its
+arguments with :mod:`fastnn._contract`, so a bad call gets the same error from each. Code
+holding a backend module names it ``ops``.
 
 =====================  ==========================================================================
-kernel                 what it computes (arrays C-contiguous, one dtype; outputs written in place)
+function               what it computes (outputs written in place)
 =====================  ==========================================================================
 activation             out = g(a), element-wise
 dense_forward          out = g(h @ W + b)
@@ -27,11 +29,7 @@ from __future__ import annotations
 
 import importlib
 
-KERNELS = (
-    "activation", "dense_forward", "activation_derivative", "output_loss_grad", "dense_backward_params",
-    "dense_backward_input", "dense_update", "forward", "sgd_epoch", "minibatch_sgd_epoch",
-    "perceptron_epoch",
-)
+from ._contract import CONTRACT
 
 # name -> module providing the contract, fastest first (the order "auto" tries them in)
 _MODULES = {
@@ -50,9 +48,9 @@ def _import(name: str):
     if name not in _resolved:
         try:
             module = importlib.import_module(_MODULES[name])
-            missing = [k for k in KERNELS if not hasattr(module, k)]
+            missing = [k for k in CONTRACT if not hasattr(module, k)]
             if missing:
-                raise ImportError(f"it lacks kernels {missing}")
+                raise ImportError(f"it lacks the contract functions {missing}")
             _resolved[name] = module
         except ImportError as exc:
             _resolved[name] = exc

@@ -11,7 +11,7 @@ LOGISTIC = 2   # g(a) = 1 / (1 + exp(-a))      ("sigm")
 TANH = 3       # g(a) = tanh(a)
 RELU = 4       # g(a) = max(0, a)              ("relin")
 
-ACTIVATIONS = {
+ACTIVATION_CODES = {  # activation name -> code (with the lecture's aliases)
     "identity": IDENTITY,
     "linear": IDENTITY,
     "threshold": THRESHOLD,
@@ -28,32 +28,34 @@ SOFTMAX_NLL = 0   # softmax output, -log f(x)_y                       grad: f - 
 LOGISTIC_NLL = 1  # logistic output, -[y log f + (1-y) log(1-f)]      grad: f - y
 SQUARED = 2       # identity output, |y - f(x)|^2                     grad: 2 (f - y)
 
-LOSSES = {
+LOSS_CODES = {  # output loss name -> code
     "softmax_nll": SOFTMAX_NLL,
     "logistic_nll": LOGISTIC_NLL,
     "squared": SQUARED,
 }
 
 
-def activation_code(name_or_code) -> int:
-    """The code of an activation given by name (case-insensitive) or code; ValueError if unknown."""
+def _code(kind: str, table: dict, name_or_code) -> int:
+    """The code of a ``kind`` given by name (case-insensitive) or by code; ValueError if unknown."""
     if isinstance(name_or_code, str):
         key = name_or_code.lower()
-        if key not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {name_or_code!r}; choose from {sorted(ACTIVATIONS)}")
-        return ACTIVATIONS[key]
-    if name_or_code not in set(ACTIVATIONS.values()):
-        raise ValueError(f"unknown activation code {name_or_code!r}")
+        if key not in table:
+            raise ValueError(f"unknown {kind} {name_or_code!r}; choose from {sorted(table)}")
+        return table[key]
+    try:
+        known = not isinstance(name_or_code, bool) and name_or_code in set(table.values())
+    except TypeError:  # unhashable: not a code
+        known = False
+    if not known:
+        raise ValueError(f"unknown {kind} code {name_or_code!r}")
     return int(name_or_code)
+
+
+def activation_code(name_or_code) -> int:
+    """The code of an activation given by name or code; ValueError if unknown."""
+    return _code("activation", ACTIVATION_CODES, name_or_code)
 
 
 def loss_code(name_or_code) -> int:
     """The code of an output loss given by name or code; ValueError if unknown."""
-    if isinstance(name_or_code, str):
-        key = name_or_code.lower()
-        if key not in LOSSES:
-            raise ValueError(f"unknown loss {name_or_code!r}; choose from {sorted(LOSSES)}")
-        return LOSSES[key]
-    if name_or_code not in set(LOSSES.values()):
-        raise ValueError(f"unknown loss code {name_or_code!r}")
-    return int(name_or_code)
+    return _code("loss", LOSS_CODES, name_or_code)

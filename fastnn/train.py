@@ -115,13 +115,13 @@ def epoch_order(rng, n, shuffle):
     return np.arange(n, dtype=np.int64)
 
 
-def run_epoch(kernels, net, X, Y, order, lr, batch_size, l2, l1, momentum, nesterov):
-    """One epoch through the backend's fused kernel; returns the mean per-example loss."""
+def run_epoch(ops, net, X, Y, order, lr, batch_size, l2, l1, momentum, nesterov):
+    """One epoch through the backend ``ops``'s fused epoch; returns the mean per-example loss."""
     args = (X, Y, order, net.weights, net.biases, net.vel_W, net.vel_b, list(net.activations),
             net.loss, lr, l2, l1, momentum, nesterov)
     if batch_size == 1:
-        return kernels.sgd_epoch(*args)
-    return kernels.minibatch_sgd_epoch(*args, batch_size=batch_size)
+        return ops.sgd_epoch(*args)
+    return ops.minibatch_sgd_epoch(*args, batch_size=batch_size)
 
 
 def _progress_bar(total, verbose):
@@ -132,7 +132,7 @@ def _progress_bar(total, verbose):
     return tqdm(total=total, unit="epoch", leave=True, dynamic_ncols=True)
 
 
-def run_epochs(kernels, net, X, Y, *, max_epochs, schedule, rng, history, batch_size=1,
+def run_epochs(ops, net, X, Y, *, max_epochs, schedule, rng, history, batch_size=1,
                l2=0.0, l1=0.0, momentum=0.0, nesterov=False, shuffle=True, tol=1e-4,
                n_iter_no_change=10, stop_early=True, validation_score=None, callbacks=(),
                verbose=False):
@@ -141,7 +141,7 @@ def run_epochs(kernels, net, X, Y, *, max_epochs, schedule, rng, history, batch_
 
     Parameters
     ----------
-    kernels : module
+    ops : module
         A backend from :func:`fastnn.get_backend`.
     net : Network
         Trained in place.
@@ -194,16 +194,9 @@ def run_epochs(kernels, net, X, Y, *, max_epochs, schedule, rng, history, batch_
             lr = schedule.learning_rate
             before = net.snapshot()
             start = time.perf_counter()
-            try:
-                # overflow is reported below as a TrainingDivergedError, not as NumPy warnings
-                with np.errstate(over="ignore", invalid="ignore"):
-                    loss = run_epoch(kernels, net, X, Y, order, lr, batch_size, l2, l1, momentum, nesterov)
-            except ValueError as exc:
-                # the inputs were checked before training: a kernel that checks its intermediate
-                # values (the reference does) can only object to NaN or infinite ones
-                if net.is_finite() and "NaN" not in str(exc):
-                    raise
-                loss = np.nan
+            # overflow is reported below as a TrainingDivergedError, not as NumPy warnings
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss = run_epoch(ops, net, X, Y, order, lr, batch_size, l2, l1, momentum, nesterov)
             seconds = time.perf_counter() - start
             if not (np.isfinite(loss) and net.is_finite()):
                 net.restore(before)

@@ -5,7 +5,7 @@ from fastnn import backend
 
 def test_numpy_backend_provides_the_whole_contract():
     module = backend.get_backend("numpy")
-    for name in backend.KERNELS:
+    for name in backend.CONTRACT:
         assert callable(getattr(module, name))
 
 

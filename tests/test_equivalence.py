@@ -68,7 +68,7 @@ def test_numba_backend_is_available():
     assert "numba" in backend.available_backends()
 
 
-@pytest.mark.parametrize("name", backend.KERNELS)
+@pytest.mark.parametrize("name", backend.CONTRACT)
 def test_signatures_match_the_reference(fast, name):
     expected = inspect.signature(getattr(R, name))
     actual = inspect.signature(getattr(fast, name))

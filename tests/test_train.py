@@ -3,7 +3,7 @@ weights, divergence, callbacks and the progress bar."""
 import numpy as np
 import pytest
 
-from fastnn import codes, get_backend
+from fastnn import available_backends, codes, get_backend
 from fastnn import reference as R
 from fastnn.schedules import make_schedule
 from fastnn.train import History, Network, TrainingDivergedError, epoch_order, run_epochs
@@ -146,13 +146,14 @@ def test_divergence_restores_the_last_finite_epoch():
         train(network(), X, Y, RecordingKernels([np.inf]))
 
 
-def test_reference_kernel_objecting_to_nan_counts_as_divergence():
+@pytest.mark.parametrize("backend", available_backends())
+def test_an_overflowing_network_diverges_alike_on_every_backend(backend):
     X, Y = problem()
     net = network()
-    net.weights[0][...] = 1e308       # the first pre-activation overflows to inf
+    net.weights[1][...] = 1e308       # the output pre-activation overflows: the loss is NaN
     before = [a.copy() for a in net.arrays]
-    with pytest.raises(TrainingDivergedError):
-        train(net, X, Y, max_epochs=1)
+    with pytest.raises(TrainingDivergedError, match="epoch 1"):
+        train(net, X, Y, get_backend(backend), max_epochs=1)
     for got, want in zip(net.arrays, before):
         np.testing.assert_array_equal(got, want)
 

@@ -2,7 +2,7 @@
 """Whole-network kernels: forward propagation, one epoch of per-example SGD, one epoch of
 minibatch SGD, for float32 and float64 (fused ``floating``), each epoch one ``nogil`` loop.
 
-A network arrives as lists of C-contiguous arrays of one dtype (the wrappers check this);
+A network arrives as tuples of C-contiguous arrays of one dtype (the wrappers check this);
 their data pointers are gathered once per call, and every buffer an epoch needs is allocated
 once per call, before the loop. Nothing is allocated per example and nothing raises.
 """
@@ -61,7 +61,7 @@ cdef class _Network:
     caller's lists keep alive for the duration of the call."""
     cdef Layers layers
 
-    def __cinit__(self, list weights, list biases, list vel_W=None, list vel_b=None):
+    def __cinit__(self, tuple weights, tuple biases, tuple vel_W=None, tuple vel_b=None):
         cdef int k, L = len(weights)
         self.layers.n_layers = L
         self.layers.W = <void**>PyMem_Malloc(4 * L * sizeof(void*))
@@ -154,7 +154,7 @@ cdef void _forward(const floating* X, Py_ssize_t n_rows, Layers net, const int* 
         start += m
 
 
-def forward(const floating[:, ::1] X, list weights, list biases, const int[::1] codes, int loss,
+def forward(const floating[:, ::1] X, tuple weights, tuple biases, const int[::1] codes, int loss,
             floating[:, ::1] out):
     """out = f(X), propagated FORWARD_BLOCK rows at a time."""
     cdef _Network net = _Network(weights, biases)
@@ -291,7 +291,7 @@ cdef double _sgd_epoch(const floating* X, const floating* Y, const int64_t* orde
 
 
 def sgd_epoch(const floating[:, ::1] X, const floating[:, ::1] Y, const int64_t[::1] order,
-              list weights, list biases, list vel_W, list vel_b, const int[::1] codes, int loss,
+              tuple weights, tuple biases, tuple vel_W, tuple vel_b, const int[::1] codes, int loss,
               double lr, double l2, double l1, double momentum, bint nesterov):
     """One epoch of per-example SGD, in place; returns the loss summed over the examples."""
     cdef _Network net = _Network(weights, biases, vel_W, vel_b)
@@ -393,8 +393,8 @@ cdef double _minibatch_epoch(const floating* X, const floating* Y, const int64_t
 
 
 def minibatch_sgd_epoch(const floating[:, ::1] X, const floating[:, ::1] Y,
-                        const int64_t[::1] order, list weights, list biases, list vel_W,
-                        list vel_b, const int[::1] codes, int loss, double lr, double l2,
+                        const int64_t[::1] order, tuple weights, tuple biases, tuple vel_W,
+                        tuple vel_b, const int[::1] codes, int loss, double lr, double l2,
                         double l1, double momentum, bint nesterov, Py_ssize_t batch_size):
     """One epoch of minibatch SGD, in place; returns the loss summed over the examples."""
     cdef _Network net = _Network(weights, biases, vel_W, vel_b)

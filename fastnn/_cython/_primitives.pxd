@@ -76,41 +76,38 @@ cdef inline floating softplus(floating a) noexcept nogil:
     return _log1p(_exp(a))
 
 
-cdef union _FloatBits:
-    float value
-    int bits
-
-
 cdef inline float tanh_float32(float a) noexcept nogil:
     """tanh in float32 without a libm call, so that a loop over it vectorises (libm's tanhf is
-    one call per element); within 2 ulp of the exact value.
+    one call per element). The same operations, in the same order, as the numba backend's
+    ``fastnn._numba.activations._tanh_float32``, so both backends give the same bits:
 
-    |a| < 0.625: the odd polynomial a + a z P(z), z = a^2 (Cephes' tanhf coefficients);
-    otherwise sign(a) (1 - 2 / (exp(2|a|) + 1)), with 2|a| capped at 20 (tanh rounds to 1
-    from |a| = 9.02 on) and exp(y) = 2^k exp(r), k the integer nearest y / ln 2, |r| <= ln(2) / 2, exp(r)
-    by Cephes' expf polynomial and 2^k written straight into the exponent bits.
+    |a| < 0.625: a + a z P(z), z = a^2 (Cephes' tanhf coefficients); otherwise
+    sign(a) (1 - 2 / (exp(2|a|) + 1)) with exp(y) = 2^k exp(r), k = round(y / ln 2),
+    |r| <= ln(2) / 2, and 2|a| capped at 20 (tanh rounds to 1 in float32 from |a| = 9.02 on;
+    the cap keeps 2^k an exact float32 integer).
     """
-    cdef float x = fabsf(a), z = a * a, y, t, k, r, e, large
-    cdef float p0 = -5.70498872745e-3, p1 = 2.06390887954e-2, p2 = -5.37397155531e-2
-    cdef float p3 = 1.33314422036e-1, p4 = -3.33332819422e-1
-    cdef float e0 = 1.9875691500e-4, e1 = 1.3981999507e-3, e2 = 8.3334519073e-3
-    cdef float e3 = 4.1665795894e-2, e4 = 1.6666665459e-1, e5 = 5.0000001201e-1
-    cdef float log2e = 1.44269504088896341, ln2_hi = 0.693359375, ln2_lo = -2.12194440e-4
-    cdef float round_magic = 12582912.0, one = 1, two = 2, cap = 20, edge = 0.625
-    cdef _FloatBits scale
-    cdef float small = a + a * z * ((((p0 * z + p1) * z + p2) * z + p3) * z + p4)
-    y = two * x
-    if y > cap:
-        y = cap
-    t = y * log2e
-    k = (t + round_magic) - round_magic          # round to nearest, exact for |t| < 2^22
-    r = (y - k * ln2_hi) - k * ln2_lo
-    e = ((((((e0 * r + e1) * r + e2) * r + e3) * r + e4) * r + e5) * r * r + r) + one
-    scale.bits = (<int>k + 127) << 23          # 2^k, k in [0, 29]
-    large = one - two / (e * scale.value + one)
-    if a < 0:
-        large = -large
-    return small if x < edge else large
+    cdef float x = fabsf(a), z = a * a, y, p, q, r, kf, e, t, large, small
+    cdef int k
+    p = <float>-5.70498872745e-3 * z + <float>2.06390887954e-2
+    p = p * z - <float>5.37397155531e-2
+    p = p * z + <float>1.33314422036e-1
+    p = p * z - <float>3.33332819422e-1
+    small = p * z * a + a
+    y = x + x
+    if y > <float>20.0:
+        y = <float>20.0
+    k = <int>(y * <float>1.44269504088896341 + <float>0.5)
+    kf = <float>k
+    r = (y - kf * <float>0.693359375) - kf * <float>-2.12194440e-4  # ln 2 in two parts
+    q = <float>1.9875691500e-4 * r + <float>1.3981999507e-3
+    q = q * r + <float>8.3334519073e-3
+    q = q * r + <float>4.1665795894e-2
+    q = q * r + <float>1.6666665459e-1
+    q = q * r + <float>5.0000001201e-1
+    e = (q * r * r + r + <float>1) * <float>(1 << k)
+    t = <float>1 - <float>2 / (e + <float>1)
+    large = t if a > 0 else -t
+    return small if x < <float>0.625 else large
 
 
 cdef inline floating activate(floating a, int code) noexcept nogil:

@@ -1,19 +1,48 @@
 """The numba backend: the kernel contract of :mod:`fastnn.backend` compiled with numba.
 
-Each public function here has the signature and the in-place conventions of the reference
-function of the same name (:mod:`fastnn.reference`); it validates and converts its inputs,
-then calls one ``@njit`` kernel (``fastnn._numba.activations``, ``.losses``, ``.dense``,
-``.mlp``, ``.perceptron``). Kernels are specialised per dtype at first call (float32 computes
-in float32) and cached on disk (see :mod:`fastnn._numba._jit`), so a new process loads them
-instead of compiling. Whole SGD epochs, per-example and minibatch, run in a single compiled call.
+The contract's functions are those of :class:`fastnn._compiled.CompiledOps` (argument checks
+shared with every backend) over the ``@njit`` kernels of this package (``activations``,
+``losses``, ``dense``, ``mlp``, ``perceptron``). Kernels are compiled at first call,
+specialised per dtype (float32 computes in float32) and, for whole networks, per depth; they
+are cached on disk (see :mod:`fastnn._numba._jit`), so a new process loads them instead of
+compiling. Whole SGD epochs, per-example and minibatch, run in a single compiled call.
 """
-from .api import (
-    activation, activation_derivative, dense_backward_input, dense_backward_params, dense_forward,
-    dense_update, forward, minibatch_sgd_epoch, output_loss_grad, perceptron_epoch, sgd_epoch,
+from types import SimpleNamespace
+
+from .._compiled import contract_functions
+from .activations import activation_derivative_kernel, activation_kernel
+from .dense import (backward_input_kernel, backward_params_kernel, dense_forward_kernel,
+                    dense_update_kernel)
+from .losses import output_loss_grad_kernel
+from .mlp import forward_kernel, minibatch_sgd_epoch_kernel, sgd_epoch_kernel
+from .perceptron import perceptron_epoch_kernel
+
+
+def _one_array_type(arrays):
+    """Per-layer arrays as a tuple numba types as one UniTuple: a read-only array among
+    writeable ones is copied (numba types read-only arrays apart)."""
+    if len({a.flags.writeable for a in arrays}) > 1:
+        return tuple(a if a.flags.writeable else a.copy() for a in arrays)
+    return arrays
+
+
+def _forward(X, weights, biases, codes, loss, out):
+    forward_kernel(X, _one_array_type(weights), _one_array_type(biases), codes, loss, out)
+
+
+KERNELS = SimpleNamespace(
+    activation=activation_kernel,
+    activation_derivative=activation_derivative_kernel,
+    dense_forward=dense_forward_kernel,
+    output_loss_grad=output_loss_grad_kernel,
+    dense_backward_params=backward_params_kernel,
+    dense_backward_input=backward_input_kernel,
+    dense_update=dense_update_kernel,
+    forward=_forward,
+    sgd_epoch=sgd_epoch_kernel,
+    minibatch_sgd_epoch=minibatch_sgd_epoch_kernel,
+    perceptron_epoch=perceptron_epoch_kernel,
 )
 
-__all__ = [
-    "activation", "dense_forward", "activation_derivative", "output_loss_grad", "dense_backward_params",
-    "dense_backward_input", "dense_update", "forward", "sgd_epoch", "minibatch_sgd_epoch",
-    "perceptron_epoch",
-]
+globals().update(contract_functions(KERNELS))
+__all__ = [name for name in KERNELS.__dict__]

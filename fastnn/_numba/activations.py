@@ -25,8 +25,10 @@ def tanh(a):
 def _tanh_float32(a):
     """float32 tanh, Cephes' method, branch-free so that a loop over it vectorises:
     |a| < 0.625: a + a z P(z), z = a^2 ; otherwise sign(a) (1 - 2 / (exp(2|a|) + 1)) with
-    exp(y) = 2^k exp(r), k = round(y / ln 2), |r| <= ln(2) / 2, and 2|a| capped at 18 (beyond
-    which tanh rounds to 1 in float32, so 2^k stays an exact integer)."""
+    exp(y) = 2^k exp(r), k = round(y / ln 2), |r| <= ln(2) / 2, and 2|a| capped at 20 (tanh
+    rounds to 1 in float32 from |a| = 9.02 on; the cap keeps 2^k an exact float32 integer).
+    The Cython backend's ``tanh_float32`` runs the same operations in the same order: both
+    backends give the same bits."""
     f = np.float32
     x = abs(a)
     z = a * a
@@ -35,7 +37,7 @@ def _tanh_float32(a):
     p = p * z + f(1.33314422036e-1)
     p = p * z - f(3.33332819422e-1)
     small = p * z * a + a
-    y = min(x + x, f(18.0))
+    y = min(x + x, f(20.0))
     k = np.int32(y * f(1.44269504088896341) + f(0.5))
     kf = f(k)
     r = (y - kf * f(0.693359375)) - kf * f(-2.12194440e-4)  # ln 2 in two parts: r is exact

@@ -129,9 +129,17 @@ def sgd_step_kernel(param, grad, velocity, lr, l2, l1, momentum, nesterov):
 
 
 @jit
-def dense_update_kernel(W, b, h_in, grad_a, vel_W, vel_b, grad_W, grad_b, lr, l2, l1, momentum, nesterov):
-    """Outer-product update of one layer with the gradient averaged over the batch's rows;
-    ``grad_W``, ``grad_b`` are scratch buffers of W's and b's shapes."""
+def dense_update_kernel(W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, nesterov):
+    """Outer-product update of one layer with the gradient averaged over the batch's rows."""
+    update_with_scratch(W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, nesterov,
+                        np.empty_like(W), np.empty_like(b))
+
+
+@jit
+def update_with_scratch(W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, nesterov,
+                        grad_W, grad_b):
+    """:func:`dense_update_kernel` with the gradients' buffers ``grad_W``, ``grad_b`` (of W's
+    and b's shapes) given, so that an epoch allocates them once."""
     n = type(lr)(grad_a.shape[0])
     backward_params_kernel(grad_a, h_in, grad_W, grad_b)
     gW = grad_W.reshape(-1)

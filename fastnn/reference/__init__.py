@@ -18,7 +18,7 @@ from .losses import (
     zero_one_loss,
 )
 from .mlp import forward, minibatch_sgd_epoch, mlp_gradients, mlp_loss, sgd_epoch
-from .perceptron import PerceptronResult, perceptron, perceptron_epoch
+from .perceptron import PerceptronResult, perceptron_algorithm, perceptron_epoch
 from .regularization import l1_grad, l1_penalty, l2_grad, l2_penalty
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -5,55 +5,31 @@ lecture's W^(k), so that a batch of rows ``h`` (n, n_in) maps to ``h @ W``.
 """
 from __future__ import annotations
 
-from .._validation import check_array
-from .activations import activation, activation_derivative
+from .. import codes
+from .._contract import (check_dense_backward_input, check_dense_backward_params,
+                         check_dense_forward, check_dense_update, into)
+from .activations import ACTIVATION_FUNCTIONS, DERIVATIVE_FUNCTIONS
 from .regularization import l1_grad, l2_grad
-
-
-def check_layer(h, W, b, parameters_finite=True):
-    """Check a layer's input ``h`` (n, n_in), weights ``W`` (n_in, n_out) and biases ``b``
-    (n_out,): numeric, of those dimensions, shapes that chain, ``h`` finite (and ``W``, ``b``
-    too with ``parameters_finite``; a compiled backend skips that scan, which would cost more
-    than a one-row forward pass). Returns them as arrays; ValueError naming the problem."""
-    h = check_array("h", h, ndim=2)
-    W = check_array("W", W, ndim=2, finite=parameters_finite)
-    b = check_array("b", b, ndim=1, finite=parameters_finite)
-    if h.shape[1] != W.shape[0]:
-        raise ValueError(f"h has {h.shape[1]} columns but W has {W.shape[0]} rows (inputs)")
-    if b.shape[0] != W.shape[1]:
-        raise ValueError(f"b has {b.shape[0]} entries but W has {W.shape[1]} columns (units)")
-    return h, W, b
 
 
 def pre_activation(h, W, b):
     """Neuron input activation a(x) = b + W h, for a batch of rows: a = h @ W + b."""
-    h, W, b = check_layer(h, W, b)
+    h, W, b, _, _ = check_dense_forward(h, W, b, codes.IDENTITY, None)
     return h @ W + b
 
 
 def dense_forward(h, W, b, activation_code, out=None):
     """Dense layer in one pass: a = b + W h ; h' = g(a). Written into ``out`` when given."""
-    h_next = activation(pre_activation(h, W, b), activation_code)
-    if out is None:
-        return h_next
-    out[...] = h_next
-    return out
+    h, W, b, code, out = check_dense_forward(h, W, b, activation_code, out)
+    return into(out, ACTIVATION_FUNCTIONS[code](h @ W + b))
 
 
 def dense_backward_params(grad_a, h_in, grad_W=None, grad_b=None):
     """Parameter gradients of a dense layer, summed over the rows of the batch:
-    nabla_W = (nabla_a) h^T  (input-major: h_in^T @ grad_a) ; nabla_b = nabla_a."""
-    grad_a = check_array("grad_a", grad_a, ndim=2)
-    h_in = check_array("h_in", h_in, ndim=2)
-    if grad_a.shape[0] != h_in.shape[0]:
-        raise ValueError(f"grad_a has {grad_a.shape[0]} rows but h_in has {h_in.shape[0]}")
-    gW = h_in.T @ grad_a
-    gb = grad_a.sum(axis=0)
-    if grad_W is None:
-        return gW, gb
-    grad_W[...] = gW
-    grad_b[...] = gb
-    return grad_W, grad_b
+    nabla_W = (nabla_a) h^T  (input-major: h_in^T @ grad_a) ; nabla_b = nabla_a.
+    Written into ``grad_W`` and ``grad_b`` when given."""
+    grad_a, h_in, grad_W, grad_b = check_dense_backward_params(grad_a, h_in, grad_W, grad_b)
+    return into(grad_W, h_in.T @ grad_a), into(grad_b, grad_a.sum(axis=0))
 
 
 def dense_backward_input(grad_a, W, h_in, activation_in, out=None):
@@ -61,17 +37,9 @@ def dense_backward_input(grad_a, W, h_in, activation_in, out=None):
     nabla_h = W^T nabla_a ; nabla_a_below = nabla_h (element-wise) g'(a_below),
     with g' computed from the layer below's output ``h_in``. With ``activation_in`` the
     identity this is nabla_h itself (the gradient with respect to the layer's input)."""
-    grad_a = check_array("grad_a", grad_a, ndim=2)
-    W = check_array("W", W, ndim=2)
-    h_in = check_array("h_in", h_in, ndim=2)
-    if grad_a.shape[1] != W.shape[1] or h_in.shape[1] != W.shape[0]:
-        raise ValueError(f"shapes do not chain: grad_a {grad_a.shape}, W {W.shape}, h_in {h_in.shape}")
+    grad_a, W, h_in, code, out = check_dense_backward_input(grad_a, W, h_in, activation_in, out)
     grad_h = grad_a @ W.T
-    g = grad_h * activation_derivative(h_in, activation_in)
-    if out is None:
-        return g
-    out[...] = g
-    return out
+    return into(out, grad_h * DERIVATIVE_FUNCTIONS[code](h_in))
 
 
 def sgd_step(param, grad, velocity, lr, l2=0.0, l1=0.0, momentum=0.0, nesterov=False):
@@ -102,8 +70,16 @@ def dense_update(W, b, h_in, grad_a, vel_W, vel_b, lr, l2=0.0, l1=0.0, momentum=
     """Outer-product update of one dense layer, in place, the gradient averaged over the rows:
     W <- W - lr (mean_t h_t (nabla a_t)^T + l2 2W + l1 sign W) ; b <- b - lr mean_t nabla a_t
     (with momentum as in :func:`sgd_step`)."""
+    h_in, grad_a, (lr, l2, l1, momentum), nesterov = check_dense_update(
+        W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, nesterov)
+    minibatch_step(W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, nesterov)
+
+
+def minibatch_step(W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, nesterov):
+    """:func:`dense_update` on arguments already checked, for the epochs (values are not
+    checked again, so a NaN propagates as in every backend)."""
     n = grad_a.shape[0]
-    grad_W, grad_b = dense_backward_params(grad_a, h_in)
+    grad_W, grad_b = h_in.T @ grad_a, grad_a.sum(axis=0)
     sgd_step(W, grad_W / n, vel_W, lr, l2, l1, momentum, nesterov)
     sgd_step(b, grad_b / n, vel_b, lr, 0.0, 0.0, momentum, nesterov)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import codes
+from .._contract import check_output_loss_grad
 from .._validation import check_array, check_same_rows
 from .activations import sigmoid
 
@@ -34,8 +35,8 @@ def zero_one_loss(y, y_pred):
 
 def squared_loss(f, y):
     """Quadratic loss l(Y, f(X)) = |Y - f(X)|^2, summed over outputs, one value per example."""
-    f = check_array("f", f, ndim=2)
-    y = check_array("y", y, ndim=2)
+    f = check_array("f", f, ndim=2, finite=False)
+    y = check_array("y", y, ndim=2, finite=False)
     if f.shape != y.shape:
         raise ValueError(f"f and y must have the same shape, got {f.shape} and {y.shape}")
     return np.sum((y - f) ** 2, axis=1)
@@ -44,8 +45,8 @@ def squared_loss(f, y):
 def squared_loss_grad(f, y):
     """Gradient of |y - f|^2 with respect to f: 2 (f - y). With an identity output a = f,
     it is also the gradient with respect to the output pre-activation."""
-    f = check_array("f", f, ndim=2)
-    y = check_array("y", y, ndim=2)
+    f = check_array("f", f, ndim=2, finite=False)
+    y = check_array("y", y, ndim=2, finite=False)
     if f.shape != y.shape:
         raise ValueError(f"f and y must have the same shape, got {f.shape} and {y.shape}")
     return 2 * (f - y)
@@ -56,8 +57,8 @@ def logistic_nll(a, y):
     l = -[y log f + (1 - y) log(1 - f)] = log(1 + exp(a)) - y a, summed over outputs.
 
     Written with logaddexp so that |a| of 1e4 gives a finite loss."""
-    a = check_array("a", a, ndim=2)
-    y = check_array("y", y, ndim=2)
+    a = check_array("a", a, ndim=2, finite=False)
+    y = check_array("y", y, ndim=2, finite=False)
     if a.shape != y.shape:
         raise ValueError(f"a and y must have the same shape, got {a.shape} and {y.shape}")
     y = y.astype(a.dtype)
@@ -67,8 +68,8 @@ def logistic_nll(a, y):
 def logistic_nll_grad(a, y):
     """Gradient of the binary NLL with respect to the pre-activation a: sigm(a) - y,
     the fused form of (dl/df) * sigm'(a)."""
-    a = check_array("a", a, ndim=2)
-    y = check_array("y", y, ndim=2)
+    a = check_array("a", a, ndim=2, finite=False)
+    y = check_array("y", y, ndim=2, finite=False)
     if a.shape != y.shape:
         raise ValueError(f"a and y must have the same shape, got {a.shape} and {y.shape}")
     return sigmoid(a) - y.astype(a.dtype)
@@ -79,14 +80,14 @@ def softmax(a):
 
     Subtracting the row maximum first leaves the result unchanged and keeps exp from
     overflowing (logits of 1e4 are fine)."""
-    a = check_array("a", a, ndim=2)
+    a = check_array("a", a, ndim=2, finite=False)
     e = np.exp(a - a.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
 
 def log_softmax(a):
     """log softmax(a), row by row, as a - max - log sum exp(a - max)."""
-    a = check_array("a", a, ndim=2)
+    a = check_array("a", a, ndim=2, finite=False)
     shifted = a - a.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
@@ -94,7 +95,7 @@ def log_softmax(a):
 def softmax_nll(a, y):
     """Multiclass negative log-likelihood of a softmax output: l(f(x), y) = -log f(x)_y,
     with f(x) = softmax(a) and y an integer class index, one value per example."""
-    a = check_array("a", a, ndim=2)
+    a = check_array("a", a, ndim=2, finite=False)
     y = _check_labels(y, a.shape[1])
     check_same_rows(a=a, y=y)
     return -log_softmax(a)[np.arange(a.shape[0]), y]
@@ -111,7 +112,7 @@ def one_hot(y, n_classes, dtype=np.float64):
 def nll_grad_output(f, y):
     """Gradient of -log f(x)_y with respect to the output f(x) itself: -e(y) / f(x)_y
     (the lecture's "loss gradient at output", before the softmax is taken into account)."""
-    f = check_array("f", f, ndim=2)
+    f = check_array("f", f, ndim=2, finite=False)
     y = _check_labels(y, f.shape[1])
     check_same_rows(f=f, y=y)
     return -one_hot(y, f.shape[1], f.dtype) / f[np.arange(f.shape[0]), y][:, None]
@@ -120,7 +121,7 @@ def nll_grad_output(f, y):
 def softmax_nll_grad(a, y):
     """Fused gradient of -log softmax(a)_y with respect to the pre-activation a:
     nabla_a -log f(x)_y = -(e(y) - f(x))."""
-    a = check_array("a", a, ndim=2)
+    a = check_array("a", a, ndim=2, finite=False)
     y = _check_labels(y, a.shape[1])
     check_same_rows(a=a, y=y)
     return -(one_hot(y, a.shape[1], a.dtype) - softmax(a))
@@ -133,7 +134,7 @@ def output_function(a, loss):
         return softmax(a)
     if loss == codes.LOGISTIC_NLL:
         return sigmoid(a)
-    return check_array("a", a).copy()
+    return check_array("a", a, finite=False).copy()
 
 
 def output_loss_grad(a, Y, loss, f_out, grad_out):
@@ -150,9 +151,14 @@ def output_loss_grad(a, Y, loss, f_out, grad_out):
     squared        a                      2 (f(x) - y)
     =============  =====================  =======================
     """
-    loss = codes.loss_code(loss)
-    a = check_array("a", a, ndim=2)
-    Y = check_array("Y", Y, ndim=2)
+    a, Y, loss, f_out, grad_out = check_output_loss_grad(a, Y, loss, f_out, grad_out)
+    return fused_output(a, Y, loss, f_out, grad_out)
+
+
+def fused_output(a, Y, loss, f_out, grad_out):
+    """:func:`output_loss_grad` on arguments already checked (C-contiguous, one dtype, codes),
+    for the epochs: values are not checked again, so a NaN gives a NaN loss as in every
+    backend."""
     if loss == codes.SOFTMAX_NLL:
         f_out[...] = softmax(a)
         grad_out[...] = f_out - Y

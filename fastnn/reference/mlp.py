@@ -12,36 +12,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import codes
+from .._contract import (check_batch_size, check_epoch, check_forward, check_network,
+                         network_codes)
 from .._validation import check_array, check_same_rows
-from .activations import activation, activation_derivative
-from .dense import dense_update, sgd_step
-from .losses import output_function, output_loss_grad
+from .activations import ACTIVATION_FUNCTIONS, DERIVATIVE_FUNCTIONS
+from .dense import minibatch_step, sgd_step
+from .losses import fused_output, output_function, output_loss_grad
 from .regularization import l1_grad, l1_penalty, l2_grad, l2_penalty
 
 
-def check_network(weights, biases, activations, loss, n_features=None, dtype=None):
-    """Validate a network description; return ``(activation codes, loss code)``."""
-    if len(weights) == 0 or len(weights) != len(biases):
-        raise ValueError(f"need as many bias vectors as weight matrices (at least one), "
-                         f"got {len(weights)} and {len(biases)}")
-    act_codes = [codes.activation_code(a) for a in activations]
-    if len(act_codes) != len(weights) - 1:
-        raise ValueError(f"need one activation per hidden layer: {len(weights) - 1} hidden "
-                         f"layers but {len(act_codes)} activations")
-    for k, (W, b) in enumerate(zip(weights, biases)):
-        check_array(f"weights[{k}]", W, ndim=2)
-        check_array(f"biases[{k}]", b, ndim=1)
-        if b.shape[0] != W.shape[1]:
-            raise ValueError(f"biases[{k}] has {b.shape[0]} entries, weights[{k}] has {W.shape[1]} units")
-        if k and weights[k - 1].shape[1] != W.shape[0]:
-            raise ValueError(f"weights[{k - 1}] has {weights[k - 1].shape[1]} units but "
-                             f"weights[{k}] expects {W.shape[0]} inputs")
-        if dtype is not None and (W.dtype != dtype or b.dtype != dtype):
-            raise ValueError(f"layer {k} parameters must be {dtype}, got {W.dtype} and {b.dtype}")
-    if n_features is not None and weights[0].shape[0] != n_features:
-        raise ValueError(f"X has {n_features} features but the network expects {weights[0].shape[0]}")
-    return act_codes, codes.loss_code(loss)
+def _codes(weights, biases, activations, loss, n_features):
+    """The network's activation and loss codes, after checking its shapes."""
+    act_codes, loss = network_codes(activations, loss)
+    check_network(weights, biases, len(act_codes), n_features)
+    return act_codes, loss
 
 
 def _fprop(x, weights, biases, act_codes):
@@ -49,7 +33,7 @@ def _fprop(x, weights, biases, act_codes):
     hs = [x]
     for k, (W, b) in enumerate(zip(weights, biases)):
         a = hs[-1] @ W + b                      # a^(k) = b^(k) + W^(k) h^(k-1)
-        hs.append(activation(a, act_codes[k]) if k < len(act_codes) else a)
+        hs.append(ACTIVATION_FUNCTIONS[act_codes[k]](a) if k < len(act_codes) else a)
     return hs
 
 
@@ -63,14 +47,13 @@ def _bprop(hs, grad_a, weights, act_codes):
         grads_b[k] = grad_a.sum(axis=0)             # nabla_b^(k) = nabla_a^(k)
         if k:
             grad_h = grad_a @ weights[k].T          # nabla_h^(k-1) = W^(k)^T nabla_a^(k)
-            grad_a = grad_h * activation_derivative(hs[k], act_codes[k - 1])  # (.) g'(a^(k-1))
+            grad_a = grad_h * DERIVATIVE_FUNCTIONS[act_codes[k - 1]](hs[k])  # (.) g'(a^(k-1))
     return grads_W, grads_b
 
 
 def forward(X, weights, biases, activations, loss):
     """The network's output f(X) for a batch of rows: hidden layers, then the output function."""
-    X = check_array("X", X, ndim=2)
-    act_codes, loss = check_network(weights, biases, activations, loss, n_features=X.shape[1])
+    X, weights, biases, act_codes, loss = check_forward(X, weights, biases, activations, loss)
     return output_function(_fprop(X, weights, biases, act_codes)[-1], loss)
 
 
@@ -79,7 +62,7 @@ def mlp_loss(X, Y, weights, biases, activations, loss, l2=0.0, l1=0.0):
     X = check_array("X", X, ndim=2)
     Y = check_array("Y", Y, ndim=2)
     check_same_rows(X=X, Y=Y)
-    act_codes, loss = check_network(weights, biases, activations, loss, n_features=X.shape[1])
+    act_codes, loss = _codes(weights, biases, activations, loss, X.shape[1])
     a = _fprop(X, weights, biases, act_codes)[-1]
     f, g = np.empty_like(a), np.empty_like(a)
     value = output_loss_grad(a, Y, loss, f, g) / X.shape[0]
@@ -92,7 +75,7 @@ def mlp_gradients(X, Y, weights, biases, activations, loss, l2=0.0, l1=0.0):
     X = check_array("X", X, ndim=2)
     Y = check_array("Y", Y, ndim=2)
     check_same_rows(X=X, Y=Y)
-    act_codes, loss = check_network(weights, biases, activations, loss, n_features=X.shape[1])
+    act_codes, loss = _codes(weights, biases, activations, loss, X.shape[1])
     hs = _fprop(X, weights, biases, act_codes)
     f, grad_a = np.empty_like(hs[-1]), np.empty_like(hs[-1])
     output_loss_grad(hs[-1], Y, loss, f, grad_a)
@@ -100,24 +83,6 @@ def mlp_gradients(X, Y, weights, biases, activations, loss, l2=0.0, l1=0.0):
     n = X.shape[0]
     grads_W = [gW / n + l2 * l2_grad(W) + l1 * l1_grad(W) for gW, W in zip(grads_W, weights)]
     return grads_W, [gb / n for gb in grads_b]
-
-
-def check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr):
-    """Validate the arguments of an epoch trainer; return ``(activation codes, loss code)``."""
-    X = check_array("X", X, ndim=2)
-    Y = check_array("Y", Y, ndim=2)
-    check_same_rows(X=X, Y=Y)
-    act_codes, loss = check_network(weights, biases, activations, loss, n_features=X.shape[1])
-    if Y.shape[1] != weights[-1].shape[1]:
-        raise ValueError(f"Y has {Y.shape[1]} columns but the network has {weights[-1].shape[1]} outputs")
-    order = check_array("order", order, ndim=1)
-    if order.dtype.kind not in "iu" or (order.size and (order.min() < 0 or order.max() >= X.shape[0])):
-        raise ValueError("order must hold integer row indices of X")
-    if len(vel_W) != len(weights) or len(vel_b) != len(biases):
-        raise ValueError("need one velocity array per weight matrix and per bias vector")
-    if not lr > 0:
-        raise ValueError(f"learning rate must be > 0, got {lr}")
-    return act_codes, loss
 
 
 def sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
@@ -130,18 +95,21 @@ def sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
         Delta = -nabla_theta l(f(x^(t); theta), y^(t)) - lambda nabla_theta Omega(theta)
         theta <- theta + alpha Delta
     """
-    act_codes, loss = check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr)
+    e = check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr, l2, l1,
+                    momentum, nesterov)
+    X, Y, act_codes, loss = e.X, e.Y, e.activations, e.loss
+    lr, l2, l1, momentum, nesterov = e.lr, e.l2, e.l1, e.momentum, e.nesterov
     total = 0.0
-    for t in order:
+    for t in e.order:
         x, y = X[t:t + 1], Y[t:t + 1]
         hs = _fprop(x, weights, biases, act_codes)              # forward propagation
         f, grad_a = np.empty_like(hs[-1]), np.empty_like(hs[-1])
-        total += output_loss_grad(hs[-1], y, loss, f, grad_a)   # nabla_a^(L+1) = -(e(y) - f(x))
+        total += fused_output(hs[-1], y, loss, f, grad_a)   # nabla_a^(L+1) = -(e(y) - f(x))
         grads_W, grads_b = _bprop(hs, grad_a, weights, act_codes)
         for k in range(len(weights)):                           # theta <- theta + alpha Delta
             sgd_step(weights[k], grads_W[k], vel_W[k], lr, l2, l1, momentum, nesterov)
             sgd_step(biases[k], grads_b[k], vel_b[k], lr, 0.0, 0.0, momentum, nesterov)
-    return total / max(len(order), 1)
+    return total / max(len(e.order), 1)
 
 
 def minibatch_sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
@@ -150,21 +118,23 @@ def minibatch_sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations,
     last batch may be smaller), each step using the gradient averaged over the batch I_t:
     w_{t+1} = w_t - alpha (1/|I_t|) sum_{i in I_t} nabla_i(w_t) (plus the regulariser's
     gradient, not averaged). Returns the mean per-example loss, as :func:`sgd_epoch`."""
-    act_codes, loss = check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr)
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    e = check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr, l2, l1,
+                    momentum, nesterov)
+    batch_size = check_batch_size(batch_size)
+    X, Y, order, act_codes, loss = e.X, e.Y, e.order, e.activations, e.loss
+    lr, l2, l1, momentum, nesterov = e.lr, e.l2, e.l1, e.momentum, e.nesterov
     total = 0.0
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         hs = _fprop(X[rows], weights, biases, act_codes)
         f, grad_a = np.empty_like(hs[-1]), np.empty_like(hs[-1])
-        total += output_loss_grad(hs[-1], Y[rows], loss, f, grad_a)
+        total += fused_output(hs[-1], Y[rows], loss, f, grad_a)
         # walk down the layers: pass the gradient below with the weights *before* updating them
         for k in range(len(weights) - 1, -1, -1):
             grad_below = None
             if k:
-                grad_below = (grad_a @ weights[k].T) * activation_derivative(hs[k], act_codes[k - 1])
-            dense_update(weights[k], biases[k], hs[k], grad_a, vel_W[k], vel_b[k],
-                         lr, l2, l1, momentum, nesterov)
+                grad_below = (grad_a @ weights[k].T) * DERIVATIVE_FUNCTIONS[act_codes[k - 1]](hs[k])
+            minibatch_step(weights[k], biases[k], hs[k], grad_a, vel_W[k], vel_b[k],
+                           lr, l2, l1, momentum, nesterov)
             grad_a = grad_below
     return total / max(len(order), 1)

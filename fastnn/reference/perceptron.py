@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._contract import check_perceptron_epoch
 from .._validation import check_array, check_same_rows
 
 
@@ -21,6 +22,7 @@ def perceptron_epoch(X, y, w, b):
     """One pass over the rows of X, in place on ``w`` (d,) and ``b`` (1,):
     if y_i (<w, X_i> + b) <= 0 then w <- w + y_i X_i and b <- b + y_i.
     Returns the number of updates (mistakes) made in the pass."""
+    X, y = check_perceptron_epoch(X, y, w, b)
     updates = 0
     for x_i, y_i in zip(X, y):
         if y_i * (x_i @ w + b[0]) <= 0:
@@ -41,7 +43,7 @@ class PerceptronResult:
     converged: bool
 
 
-def perceptron(X, y, max_epochs=1000):
+def perceptron_algorithm(X, y, max_epochs=1000):
     """The perceptron algorithm: start with w = 0, b = 0 and repeat epochs of
     :func:`perceptron_epoch` until one makes no update (converged) or ``max_epochs`` is
     reached. On linearly separable data it converges after at most (R / rho)^2 updates,

@@ -5,12 +5,14 @@ import pytest
 
 from fastnn import codes
 from fastnn import reference as R
-from fastnn._cython import _epochs, _layers, _wrappers
+import fastnn._cython
+from fastnn._cython import _epochs, _layers
+from fastnn._numba.activations import activation_kernel
 
 
 def test_float32_tanh_is_within_two_ulp():
     # the kernels compute float32 tanh without libm (so that it vectorises): check it everywhere,
-    # the polynomial range, the switch at |a| = 0.625, the exponential range and the cap at 18
+    # the polynomial range, the switch at |a| = 0.625, the exponential range and the cap at 2|a| = 20
     a = np.concatenate([np.linspace(-20, 20, 400_001), np.logspace(-30, 1.3, 20_001),
                         -np.logspace(-30, 1.3, 20_001), [0.0, 0.625, -0.625, 9.0, 60.0, -60.0]])
     a = a.astype(np.float32)
@@ -22,13 +24,23 @@ def test_float32_tanh_is_within_two_ulp():
     assert out[a == 0.0][0] == 0.0 and out[a == 60.0][0] == 1.0
 
 
+def test_float32_tanh_is_the_numba_backends_bit_for_bit():
+    # one float32 tanh in the project: the numba and Cython kernels run the same operations
+    a = np.concatenate([np.linspace(-20, 20, 400_001), np.logspace(-30, 1.3, 20_001),
+                        -np.logspace(-30, 1.3, 20_001)]).astype(np.float32)
+    cython_out, numba_out = np.empty_like(a), np.empty_like(a)
+    _layers.activation(a, codes.TANH, cython_out)
+    activation_kernel(a, codes.TANH, numba_out)
+    np.testing.assert_array_equal(cython_out, numba_out)
+
+
 def kernel_run(module, trainer, dtype, momentum):
     """One epoch through ``module``'s raw kernel on a fixed problem; every array it returns."""
     rng = np.random.default_rng(7)
     X = rng.normal(size=(200, 37)).astype(dtype)
     Y = R.one_hot(rng.integers(0, 5, size=200), 5, dtype)
-    weights, biases = R.init_mlp([37, 19, 11, 5], rng, dtype)
-    vel_W, vel_b = [np.zeros_like(W) for W in weights], [np.zeros_like(b) for b in biases]
+    weights, biases = (tuple(arrays) for arrays in R.init_mlp([37, 19, 11, 5], rng, dtype))
+    vel_W, vel_b = tuple(np.zeros_like(W) for W in weights), tuple(np.zeros_like(b) for b in biases)
     order = rng.permutation(200).astype(np.int64)
     acts = np.array([codes.TANH, codes.LOGISTIC], dtype=np.intc)
     args = (X, Y, order, weights, biases, vel_W, vel_b, acts, codes.SOFTMAX_NLL, 0.05, 1e-3, 1e-4,
@@ -48,7 +60,7 @@ def kernel_run(module, trainer, dtype, momentum):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_avx2_build_gives_the_baseline_results_bit_for_bit(trainer, momentum, dtype):
     avx2 = pytest.importorskip("fastnn._cython._epochs_avx2")
-    assert _wrappers.epoch_kernels is avx2  # the build the backend uses on this CPU
+    assert fastnn._cython.EPOCH_BUILD is avx2  # the build the backend uses on this CPU
     for got, want in zip(kernel_run(avx2, trainer, dtype, momentum),
                          kernel_run(_epochs, trainer, dtype, momentum)):
         np.testing.assert_array_equal(got, want)

@@ -124,7 +124,7 @@ def test_bad_networks_and_data_are_named():
     with pytest.raises(ValueError, match="X contains NaN"):
         R.sgd_epoch(bad, Y, np.arange(6), weights, biases, zeros_like_all(weights),
                     zeros_like_all(biases), acts, "squared", 0.1)
-    with pytest.raises(ValueError, match="learning rate must be > 0"):
+    with pytest.raises(ValueError, match="learning rate lr must be finite and > 0"):
         R.sgd_epoch(X, Y, np.arange(6), weights, biases, zeros_like_all(weights),
                     zeros_like_all(biases), acts, "squared", -0.1)
     with pytest.raises(ValueError, match="order must hold integer row indices"):

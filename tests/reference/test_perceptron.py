@@ -18,7 +18,7 @@ def separable(n=200, d=5, margin=0.1, seed=0):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_converges_within_the_novikoff_bound(seed):
     X, y, w_star, b_star = separable(seed=seed)
-    result = R.perceptron(X, y, max_epochs=10_000)
+    result = R.perceptron_algorithm(X, y, max_epochs=10_000)
     assert result.converged
     assert np.all(y * (X @ result.w + result.b) > 0)
     # the bound of the lecture's proof, on the augmented points (X_i, 1)
@@ -34,7 +34,7 @@ def test_converges_within_the_novikoff_bound(seed):
 def test_xor_does_not_converge():
     X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = np.array([-1.0, 1.0, 1.0, -1.0])
-    result = R.perceptron(X, y, max_epochs=50)
+    result = R.perceptron_algorithm(X, y, max_epochs=50)
     assert not result.converged
     assert result.n_epochs == 50
     assert np.any(y * (X @ result.w + result.b) <= 0)
@@ -52,6 +52,6 @@ def test_epoch_updates_only_on_mistakes():
 
 def test_bad_labels_are_named():
     with pytest.raises(ValueError, match="labels -1 and \\+1"):
-        R.perceptron(np.zeros((2, 2)), np.array([0, 1]))
+        R.perceptron_algorithm(np.zeros((2, 2)), np.array([0, 1]))
     with pytest.raises(ValueError, match="inconsistent numbers of rows"):
-        R.perceptron(np.zeros((3, 2)), np.array([1, -1]))
+        R.perceptron_algorithm(np.zeros((3, 2)), np.array([1, -1]))

@@ -1,0 +1,164 @@
+"""The kernel contract over compiled kernels: one implementation for the numba and Cython
+backends.
+
+A compiled backend provides a namespace of kernels, one per contract function, that do
+arithmetic only: every array arrives checked, C-contiguous and of the computation's dtype,
+outputs are written in place, nothing is validated again. :class:`CompiledOps` turns such a
+namespace into the contract's functions: each checks its arguments with :mod:`fastnn._contract`
+(the checks the reference makes too), allocates the results and calls the kernel.
+
+The kernels a backend provides, with the arguments they receive:
+
+=====================  ========================================================================
+kernel                 arguments (``codes``: C-int activation codes; hyper-parameters: scalars
+                       of the arrays' dtype)
+=====================  ========================================================================
+activation             a (flat), code, out (flat)
+activation_derivative  h (flat), code, out (flat)
+dense_forward          h, W, b, code, out
+output_loss_grad       a, Y, loss, f, grad -> summed loss
+dense_backward_params  grad_a, h_in, grad_W, grad_b
+dense_backward_input   grad_a, W, h_in, code, out
+dense_update           W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, nesterov
+forward                X, weights, biases (tuples), codes, loss, out
+sgd_epoch              X, Y, order, weights, biases, vel_W, vel_b (tuples), codes, loss, lr, l2,
+                       l1, momentum, nesterov -> summed loss
+minibatch_sgd_epoch    the same, then batch_size -> summed loss
+perceptron_epoch       X, y, w, b -> number of updates
+=====================  ========================================================================
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _contract as contract
+
+_CODE_ARRAYS: dict = {}  # activation codes -> read-only int64 array, for one-row calls
+
+
+def _code_array(act_codes: tuple) -> np.ndarray:
+    """The activation codes as the kernels take them (memoised: no allocation per call)."""
+    found = _CODE_ARRAYS.get(act_codes)
+    if found is None:
+        found = np.array(act_codes, dtype=np.intc)
+        found.flags.writeable = False
+        if len(_CODE_ARRAYS) < 256:
+            _CODE_ARRAYS[act_codes] = found
+    return found
+
+
+class CompiledOps:
+    """The contract's functions (same names, arguments and conventions as
+    :mod:`fastnn.reference`) running the kernels of ``kernels``."""
+
+    def __init__(self, kernels):
+        self._kernels = kernels
+
+    def activation(self, a, code, out=None):
+        """h = g(a), element-wise, for the activation named by ``code``; written into ``out``
+        when given."""
+        a, code, out = contract.check_activation(a, code, out)
+        h = np.empty_like(a) if out is None else out
+        self._kernels.activation(a.reshape(-1), code, h.reshape(-1))
+        return h
+
+    def activation_derivative(self, h, code, out=None):
+        """g'(a) computed from the forward output h = g(a); written into ``out`` when given."""
+        h, code, out = contract.check_activation(h, code, out)
+        d = np.empty_like(h) if out is None else out
+        self._kernels.activation_derivative(h.reshape(-1), code, d.reshape(-1))
+        return d
+
+    def dense_forward(self, h, W, b, activation_code, out=None):
+        """Dense layer in one pass: a = b + W h ; h' = g(a), for a batch of rows; written into
+        ``out`` when given."""
+        h, W, b, code, out = contract.check_dense_forward(h, W, b, activation_code, out)
+        result = np.empty((h.shape[0], W.shape[1]), dtype=h.dtype) if out is None else out
+        self._kernels.dense_forward(h, W, b, code, result)
+        return result
+
+    def output_loss_grad(self, a, Y, loss, f_out, grad_out):
+        """Fused output layer: f = out_fn(a) into ``f_out``, dl/da into ``grad_out``; returns
+        the loss summed over the rows."""
+        a, Y, loss, f_out, grad_out = contract.check_output_loss_grad(a, Y, loss, f_out,
+                                                                      grad_out)
+        return float(self._kernels.output_loss_grad(a, Y, loss, f_out, grad_out))
+
+    def dense_backward_params(self, grad_a, h_in, grad_W=None, grad_b=None):
+        """Parameter gradients summed over the rows: grad_W = h_in^T grad_a, grad_b = the
+        column sums of grad_a; written into ``grad_W``, ``grad_b`` when given."""
+        grad_a, h_in, grad_W, grad_b = contract.check_dense_backward_params(grad_a, h_in,
+                                                                             grad_W, grad_b)
+        if grad_W is None:
+            grad_W = np.empty((h_in.shape[1], grad_a.shape[1]), dtype=grad_a.dtype)
+            grad_b = np.empty(grad_a.shape[1], dtype=grad_a.dtype)
+        self._kernels.dense_backward_params(grad_a, h_in, grad_W, grad_b)
+        return grad_W, grad_b
+
+    def dense_backward_input(self, grad_a, W, h_in, activation_in, out=None):
+        """Gradient passed to the layer below, before its activation: (grad_a W^T) * g'(h_in),
+        g' from the layer below's output ``h_in``; written into ``out`` when given."""
+        grad_a, W, h_in, code, out = contract.check_dense_backward_input(grad_a, W, h_in,
+                                                                          activation_in, out)
+        result = np.empty_like(h_in) if out is None else out
+        self._kernels.dense_backward_input(grad_a, W, h_in, code, result)
+        return result
+
+    def dense_update(self, W, b, h_in, grad_a, vel_W, vel_b, lr, l2=0.0, l1=0.0, momentum=0.0,
+                     nesterov=False):
+        """Outer-product update of one dense layer, in place, the gradient averaged over the
+        rows: W <- W - lr (mean_t h_t (nabla a_t)^T + l2 2W + l1 sign W) ; b <- b - lr mean_t
+        nabla a_t (momentum and Nesterov as in the reference's ``sgd_step``)."""
+        h_in, grad_a, hyper, nesterov = contract.check_dense_update(
+            W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, nesterov)
+        self._kernels.dense_update(W, b, h_in, grad_a, vel_W, vel_b, *hyper, nesterov)
+
+    def forward(self, X, weights, biases, activations, loss):
+        """The network's output f(X) for a batch of rows: hidden layers, then the output
+        function."""
+        X, weights, biases, act_codes, loss = contract.check_forward(X, weights, biases,
+                                                                      activations, loss)
+        out = np.empty((X.shape[0], weights[-1].shape[1]), dtype=X.dtype)
+        self._kernels.forward(X, tuple(weights), tuple(biases), _code_array(act_codes), loss,
+                              out)
+        return out
+
+    def _epoch(self, kernel, e, *extra):
+        if e.order.shape[0] == 0:
+            return 0.0
+        total = kernel(e.X, e.Y, e.order, tuple(e.weights), tuple(e.biases), tuple(e.vel_W),
+                       tuple(e.vel_b), _code_array(e.activations), e.loss, e.lr, e.l2, e.l1,
+                       e.momentum, e.nesterov, *extra)
+        return float(total) / e.order.shape[0]
+
+    def sgd_epoch(self, X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr,
+                  l2=0.0, l1=0.0, momentum=0.0, nesterov=False):
+        """One epoch of per-example SGD over the rows ``order``, in one compiled call;
+        parameters and velocities are updated in place. Returns the mean loss of the examples,
+        each measured before the update it causes."""
+        e = contract.check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
+                                 lr, l2, l1, momentum, nesterov)
+        return self._epoch(self._kernels.sgd_epoch, e)
+
+    def minibatch_sgd_epoch(self, X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
+                            lr, l2=0.0, l1=0.0, momentum=0.0, nesterov=False, batch_size=32):
+        """One epoch of minibatch SGD: the rows of ``order`` ``batch_size`` at a time (the last
+        batch may be smaller), each step with the gradient averaged over the batch, in one
+        compiled call. Returns the mean per-example loss."""
+        e = contract.check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
+                                 lr, l2, l1, momentum, nesterov)
+        batch_size = contract.check_batch_size(batch_size)
+        return self._epoch(self._kernels.minibatch_sgd_epoch, e, batch_size)
+
+    def perceptron_epoch(self, X, y, w, b):
+        """One pass over the rows of X, in place on ``w`` (d,) and ``b`` (1,):
+        if y_i (<w, X_i> + b) <= 0 then w <- w + y_i X_i and b <- b + y_i.
+        Returns the number of updates (mistakes) made in the pass."""
+        X, y = contract.check_perceptron_epoch(X, y, w, b)
+        return int(self._kernels.perceptron_epoch(X, y, w, b))
+
+
+def contract_functions(kernels) -> dict:
+    """The contract's functions over ``kernels``, by name, for a backend module's namespace."""
+    ops = CompiledOps(kernels)
+    return {name: getattr(ops, name) for name in contract.CONTRACT}

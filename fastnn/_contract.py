@@ -1,0 +1,378 @@
+"""The kernel contract's argument checks, shared by every backend.
+
+Each function of the contract (see :mod:`fastnn.backend`) starts with the ``check_*`` function
+of the same name here, whichever backend runs it: the reference (:mod:`fastnn.reference`), numba
+and Cython. So the same bad call gets the same exception and message from every backend, and no
+backend is more lenient than another. A ``check_*`` function raises ValueError naming the
+argument and the problem, or returns the arguments ready for computation:
+
+* **Dtype.** A call computes in float32 when NumPy promotes its float inputs to float32 (all of
+  them float32), in float64 otherwise; inputs that are only read are converted to that dtype
+  (C-contiguous, copied only when needed). An epoch computes in the dtype of the parameters.
+* **Arrays written in place** (``out`` arrays, parameters, velocities, the fused output's
+  ``f_out`` and ``grad_out``) must already be C-contiguous, writeable NumPy arrays of the
+  computation's dtype and of the right shape: a converted copy could not be written in place,
+  so anything else is a ValueError, never a silent copy.
+* **Values.** Data (inputs, targets, gradients passed in) must be finite. Parameters are not
+  scanned: that scan would cost as much as a one-row forward pass, and a network with
+  non-finite parameters gives non-finite outputs, which the training loop reports.
+* **Hyper-parameters.** ``lr > 0``; ``l2``, ``l1 >= 0``; ``momentum`` in [0, 1]; all finite.
+  They are returned as scalars of the computation's dtype, so that a float32 kernel never
+  computes in float64.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import codes
+from ._validation import check_array, check_positive, check_same_rows
+
+# the functions every backend provides (see fastnn.backend for what each computes)
+CONTRACT = (
+    "activation", "activation_derivative", "dense_forward", "output_loss_grad",
+    "dense_backward_params", "dense_backward_input", "dense_update", "forward", "sgd_epoch",
+    "minibatch_sgd_epoch", "perceptron_epoch",
+)
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def compute_dtype(*arrays) -> np.dtype:
+    """float32 when NumPy promotes the arrays to float32, float64 otherwise."""
+    dtype = np.result_type(*arrays)
+    return np.dtype(np.float32) if dtype == np.float32 else np.dtype(np.float64)
+
+
+def as_input(x, dtype) -> np.ndarray:
+    """A read-only operand as a C-contiguous array of ``dtype`` (no copy when it is one)."""
+    return np.ascontiguousarray(x, dtype=dtype)
+
+
+def check_written(name: str, array, shape, dtype) -> np.ndarray:
+    """An array the call writes in place: a C-contiguous, writeable ndarray of ``shape`` and
+    ``dtype``; ValueError saying which of these it is not."""
+    if not isinstance(array, np.ndarray):
+        raise ValueError(f"{name} must be a NumPy array (it is written in place), "
+                         f"got {type(array).__name__}")
+    if array.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {array.shape}")
+    if array.dtype != dtype:
+        raise ValueError(f"{name} must be {np.dtype(dtype)} like the computation "
+                         f"(it is written in place), got {array.dtype}")
+    if not array.flags.c_contiguous:
+        raise ValueError(f"{name} must be C-contiguous (it is written in place)")
+    if not array.flags.writeable:
+        raise ValueError(f"{name} is read-only but is written in place")
+    return array
+
+
+def check_out(out, shape, dtype, name: str = "out"):
+    """``out`` (None, or an array written in place as :func:`check_written` requires)."""
+    return None if out is None else check_written(name, out, shape, dtype)
+
+
+def into(out, result):
+    """The contract's ``out`` convention: return ``result``, or copy it into ``out`` (unless the
+    kernel wrote it there) and return ``out``."""
+    if out is None or out is result:
+        return result
+    out[...] = result
+    return out
+
+
+def check_hyper_parameters(dtype, lr, l2=0.0, l1=0.0, momentum=0.0):
+    """``(lr, l2, l1, momentum)`` checked, as scalars of ``dtype``."""
+    lr = check_positive("learning rate lr", lr)
+    l2 = check_positive("l2", l2, allow_zero=True)
+    l1 = check_positive("l1", l1, allow_zero=True)
+    momentum = check_positive("momentum", momentum, allow_zero=True)
+    if momentum > 1:
+        raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
+    scalar = np.dtype(dtype).type
+    return scalar(lr), scalar(l2), scalar(l1), scalar(momentum)
+
+
+def check_flag(name: str, value) -> bool:
+    """A boolean switch (Python or NumPy bool)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+# ----------------------------------------------------------------------------- element-wise
+
+
+def check_activation(a, activation, out):
+    """Arguments of ``activation(a, code, out)`` and ``activation_derivative(h, code, out)``."""
+    code = codes.activation_code(activation)
+    a = check_array("a", a)
+    dtype = compute_dtype(a)
+    return as_input(a, dtype), code, check_out(out, a.shape, dtype)
+
+
+# ----------------------------------------------------------------------------- one layer
+
+
+def _check_chain(name, h_in, W, grad_a=None):
+    """Shapes of a layer: the input ``name`` (n, n_in), W (n_in, n_out), grad_a (n, n_out)."""
+    if h_in.shape[1] != W.shape[0]:
+        raise ValueError(f"{name} has {h_in.shape[1]} columns but W has {W.shape[0]} rows "
+                         f"(inputs)")
+    if grad_a is not None and (grad_a.shape[1] != W.shape[1] or grad_a.shape[0] != h_in.shape[0]):
+        raise ValueError(f"shapes do not chain: grad_a {grad_a.shape}, W {W.shape}, "
+                         f"{name} {h_in.shape}")
+
+
+def check_dense_forward(h, W, b, activation, out):
+    """Arguments of ``dense_forward(h, W, b, activation, out)``: h (n, n_in), W (n_in, n_out),
+    b (n_out,)."""
+    code = codes.activation_code(activation)
+    h = check_array("h", h, ndim=2)
+    W = check_array("W", W, ndim=2, finite=False)
+    b = check_array("b", b, ndim=1, finite=False)
+    _check_chain("h", h, W)
+    if b.shape[0] != W.shape[1]:
+        raise ValueError(f"b has {b.shape[0]} entries but W has {W.shape[1]} columns (units)")
+    dtype = compute_dtype(h, W, b)
+    out = check_out(out, (h.shape[0], W.shape[1]), dtype)
+    return as_input(h, dtype), as_input(W, dtype), as_input(b, dtype), code, out
+
+
+def check_output_loss_grad(a, Y, loss, f_out, grad_out):
+    """Arguments of ``output_loss_grad(a, Y, loss, f_out, grad_out)``: a and Y (n, k); f_out and
+    grad_out written in place."""
+    loss = codes.loss_code(loss)
+    a = check_array("a", a, ndim=2)
+    Y = check_array("Y", Y, ndim=2)
+    if a.shape != Y.shape:
+        raise ValueError(f"a and Y must have the same shape, got {a.shape} and {Y.shape}")
+    dtype = compute_dtype(a)
+    f_out = check_written("f_out", f_out, a.shape, dtype)
+    grad_out = check_written("grad_out", grad_out, a.shape, dtype)
+    return as_input(a, dtype), as_input(Y, dtype), loss, f_out, grad_out
+
+
+def check_dense_backward_params(grad_a, h_in, grad_W, grad_b):
+    """Arguments of ``dense_backward_params(grad_a, h_in, grad_W, grad_b)``."""
+    grad_a = check_array("grad_a", grad_a, ndim=2)
+    h_in = check_array("h_in", h_in, ndim=2)
+    check_same_rows(grad_a=grad_a, h_in=h_in)
+    dtype = compute_dtype(grad_a, h_in)
+    if (grad_W is None) != (grad_b is None):
+        raise ValueError("give both grad_W and grad_b, or neither")
+    grad_W = check_out(grad_W, (h_in.shape[1], grad_a.shape[1]), dtype, "grad_W")
+    grad_b = check_out(grad_b, (grad_a.shape[1],), dtype, "grad_b")
+    return as_input(grad_a, dtype), as_input(h_in, dtype), grad_W, grad_b
+
+
+def check_dense_backward_input(grad_a, W, h_in, activation, out):
+    """Arguments of ``dense_backward_input(grad_a, W, h_in, activation_in, out)``."""
+    code = codes.activation_code(activation)
+    grad_a = check_array("grad_a", grad_a, ndim=2)
+    W = check_array("W", W, ndim=2, finite=False)
+    h_in = check_array("h_in", h_in, ndim=2)
+    _check_chain("h_in", h_in, W, grad_a)
+    dtype = compute_dtype(grad_a, W, h_in)
+    out = check_out(out, h_in.shape, dtype)
+    return as_input(grad_a, dtype), as_input(W, dtype), as_input(h_in, dtype), code, out
+
+
+def check_parameter(name: str, array, dtype=None) -> np.dtype:
+    """A parameter updated in place: an array that :func:`check_written` accepts, of ``dtype``
+    or, when None, of a float dtype of its own. Returns the dtype."""
+    if dtype is None and isinstance(array, np.ndarray):
+        dtype = array.dtype
+        if dtype not in FLOAT_DTYPES:
+            raise ValueError(f"{name} must be float32 or float64, got {dtype}")
+    check_written(name, array, np.shape(array), dtype)
+    return dtype
+
+
+def check_parameters(name: str, arrays, dtype=None) -> np.dtype:
+    """Parameters (or velocities) updated in place, ``name[k]`` each as
+    :func:`check_parameter` requires, all of one float dtype. Returns the dtype."""
+    for k, array in enumerate(arrays):
+        dtype = check_parameter(f"{name}[{k}]", array, dtype)
+    return dtype
+
+
+def check_dense_update(W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, nesterov):
+    """Arguments of ``dense_update``: W, b, vel_W, vel_b updated in place (one float dtype);
+    h_in (n, n_in) and grad_a (n, n_out) read."""
+    dtype = check_parameter("W", W)
+    check_parameter("b", b, dtype)
+    h_in = check_array("h_in", h_in, ndim=2)
+    grad_a = check_array("grad_a", grad_a, ndim=2)
+    if W.ndim != 2:
+        raise ValueError(f"W must be 2-D, got shape {W.shape}")
+    _check_chain("h_in", h_in, W, grad_a)
+    if b.shape != (W.shape[1],):
+        raise ValueError(f"b must have shape ({W.shape[1]},), got {b.shape}")
+    check_written("vel_W", vel_W, W.shape, dtype)
+    check_written("vel_b", vel_b, b.shape, dtype)
+    hyper = check_hyper_parameters(dtype, lr, l2, l1, momentum)
+    nesterov = check_flag("nesterov", nesterov)
+    return as_input(h_in, dtype), as_input(grad_a, dtype), hyper, nesterov
+
+
+# ----------------------------------------------------------------------------- whole network
+
+
+_CODES: dict = {}  # (activations, loss) -> (activation codes, loss code), for one-row calls
+
+
+def network_codes(activations, loss):
+    """``(activation codes as a tuple of int, loss code)``; ValueError for unknown names.
+    Memoised, so that a one-row forward pass does not spend microseconds on name lookups."""
+    try:
+        return _CODES[tuple(activations), loss]
+    except (KeyError, TypeError):
+        pass
+    found = (tuple(codes.activation_code(a) for a in activations), codes.loss_code(loss))
+    try:
+        if len(_CODES) < 256:
+            _CODES[tuple(activations), loss] = found
+    except TypeError:  # an unhashable activation name: nothing to remember
+        pass
+    return found
+
+
+def check_network(weights, biases, n_activations: int, n_features: int | None = None):
+    """Shapes of a network: as many bias vectors as weight matrices (at least one), one
+    activation per hidden layer, weights[k] (n_k, n_{k+1}) and biases[k] (n_{k+1},) chaining,
+    and ``n_features`` inputs when given. Values are not read."""
+    if len(weights) == 0 or len(weights) != len(biases):
+        raise ValueError(f"need as many bias vectors as weight matrices (at least one), "
+                         f"got {len(weights)} and {len(biases)}")
+    if n_activations != len(weights) - 1:
+        raise ValueError(f"need one activation per hidden layer: {len(weights) - 1} hidden "
+                         f"layers but {n_activations} activations")
+    n_in = n_features
+    for k, (W, b) in enumerate(zip(weights, biases)):
+        check_array(f"weights[{k}]", W, ndim=2, finite=False)
+        check_array(f"biases[{k}]", b, ndim=1, finite=False)
+        W_shape, b_shape = np.shape(W), np.shape(b)
+        if b_shape[0] != W_shape[1]:
+            raise ValueError(f"biases[{k}] has {b_shape[0]} entries, weights[{k}] has "
+                             f"{W_shape[1]} units")
+        if n_in is not None and W_shape[0] != n_in:
+            if k == 0:
+                raise ValueError(f"X has {n_in} features but the network expects {W_shape[0]}")
+            raise ValueError(f"weights[{k - 1}] has {n_in} units but weights[{k}] expects "
+                             f"{W_shape[0]} inputs")
+        n_in = W_shape[1]
+
+
+def _ready(X, weights, biases, n_activations: int) -> bool:
+    """True when X and the network are already what a kernel takes: C-contiguous ndarrays of
+    X's float dtype whose shapes chain. Written for speed (it runs on every one-row
+    prediction); a False only sends the call through the full checks."""
+    if (type(X) is not np.ndarray or X.ndim != 2 or X.dtype not in FLOAT_DTYPES
+            or not X.flags.c_contiguous or len(weights) != n_activations + 1
+            or len(biases) != len(weights)):
+        return False
+    dtype, n_in = X.dtype, X.shape[1]
+    for W, b in zip(weights, biases):
+        if (type(W) is not np.ndarray or type(b) is not np.ndarray or W.dtype != dtype
+                or b.dtype != dtype or not (W.flags.c_contiguous and b.flags.c_contiguous)):
+            return False
+        shape = W.shape
+        if len(shape) != 2 or shape[0] != n_in or b.shape != (shape[1],):
+            return False
+        n_in = shape[1]
+    return True
+
+
+def check_forward(X, weights, biases, activations, loss):
+    """Arguments of ``forward(X, weights, biases, activations, loss)``: returns ``(X, weights,
+    biases, activation codes, loss code)`` with every array converted to the computation's
+    dtype."""
+    act_codes, loss = network_codes(activations, loss)
+    if _ready(X, weights, biases, len(act_codes)):
+        if not np.isfinite(X).all():
+            raise ValueError("X contains NaN or infinite values")
+        return X, list(weights), list(biases), act_codes, loss
+    X = check_array("X", X, ndim=2)
+    check_network(weights, biases, len(act_codes), X.shape[1])
+    dtype = compute_dtype(X, *weights, *biases)
+    return (as_input(X, dtype), [as_input(W, dtype) for W in weights],
+            [as_input(b, dtype) for b in biases], act_codes, loss)
+
+
+class EpochArguments(NamedTuple):
+    """An epoch's arguments after :func:`check_epoch`: X, Y and order converted (the
+    parameter dtype, int64), the caller's parameter and velocity lists themselves (they are
+    updated in place), the activation and loss codes, and the hyper-parameters as scalars of
+    the parameters' dtype."""
+    X: np.ndarray
+    Y: np.ndarray
+    order: np.ndarray
+    weights: list
+    biases: list
+    vel_W: list
+    vel_b: list
+    activations: tuple
+    loss: int
+    lr: np.floating
+    l2: np.floating
+    l1: np.floating
+    momentum: np.floating
+    nesterov: bool
+    dtype: np.dtype
+
+
+def check_batch_size(batch_size) -> int:
+    """A positive integer batch size."""
+    if (isinstance(batch_size, (bool, np.bool_)) or not isinstance(batch_size, (int, np.integer))
+            or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
+
+
+def check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr, l2=0.0,
+                l1=0.0, momentum=0.0, nesterov=False) -> EpochArguments:
+    """Arguments of ``sgd_epoch`` and ``minibatch_sgd_epoch``: X (n, d) and Y (n, outputs)
+    finite, ``order`` integer row indices of X, the network's shapes, parameters and
+    velocities updated in place (one float dtype, velocities shaped like their parameter),
+    the hyper-parameters."""
+    act_codes, loss = network_codes(activations, loss)
+    X = check_array("X", X, ndim=2)
+    Y = check_array("Y", Y, ndim=2)
+    check_same_rows(X=X, Y=Y)
+    check_network(weights, biases, len(act_codes), X.shape[1])
+    if Y.shape[1] != np.shape(weights[-1])[1]:
+        raise ValueError(f"Y has {Y.shape[1]} columns but the network has "
+                         f"{np.shape(weights[-1])[1]} outputs")
+    dtype = check_parameters("weights", weights)
+    check_parameters("biases", biases, dtype)
+    if len(vel_W) != len(weights) or len(vel_b) != len(biases):
+        raise ValueError("need one velocity array per weight matrix and per bias vector")
+    for k, (W, b) in enumerate(zip(weights, biases)):
+        check_written(f"vel_W[{k}]", vel_W[k], W.shape, dtype)
+        check_written(f"vel_b[{k}]", vel_b[k], b.shape, dtype)
+    order = check_array("order", order, ndim=1)
+    if order.dtype.kind not in "iu" or (order.size and (order.min() < 0
+                                                        or order.max() >= X.shape[0])):
+        raise ValueError("order must hold integer row indices of X")
+    hyper = check_hyper_parameters(dtype, lr, l2, l1, momentum)
+    return EpochArguments(as_input(X, dtype), as_input(Y, dtype), as_input(order, np.int64),
+                          list(weights), list(biases), list(vel_W), list(vel_b), act_codes, loss,
+                          *hyper, check_flag("nesterov", nesterov), dtype)
+
+
+def check_perceptron_epoch(X, y, w, b):
+    """Arguments of ``perceptron_epoch(X, y, w, b)``: w (d,) and b (1,) updated in place (one
+    float dtype), X (n, d) and labels y in {-1, +1} converted to it."""
+    dtype = check_parameter("w", w)
+    check_parameter("b", b, dtype)
+    X = check_array("X", X, ndim=2)
+    y = check_array("y", y, ndim=1)
+    check_same_rows(X=X, y=y)
+    if w.shape != (X.shape[1],) or b.shape != (1,):
+        raise ValueError(f"w must have shape ({X.shape[1]},) and b shape (1,), got {w.shape} "
+                         f"and {b.shape}")
+    if not np.isin(y, (-1, 1)).all():
+        raise ValueError("y must hold labels -1 and +1")
+    return as_input(X, dtype), as_input(y, dtype)
