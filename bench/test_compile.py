@@ -2,7 +2,7 @@
 
 * ``cold``: a fresh process with the cache off compiles the per-example SGD kernel and
   everything it calls for float32, then runs it: the price of the first call ever.
-* ``warm``: a fresh process with the on-disk cache filled loads the same kernel. The issue's
+* ``warm``: a fresh process with the on-disk cache filled loads the same kernel. The
   target is under 1 s to the first compiled call (``to_first_call_s``: from before
   ``import numpy`` to the end of that call); ``process_s`` adds the interpreter's start.
 """

@@ -1,6 +1,6 @@
 """Estimator benchmarks (pytest-benchmark), self-contained.
 
-``digits``: DESIGN.md's workload -- 64-100-10 tanh, per-example SGD, learning rate 0.01,
+``digits``: the main job of ``fastnn train`` -- 64-100-10 tanh, per-example SGD, learning rate 0.01,
 20 epochs, scikit-learn's digits X/16, 75/25 stratified split, random_state 0 -- fit seconds
 of fastnn (fastest backend, and the NumPy reference) against scikit-learn's
 ``MLPClassifier(solver="sgd", batch_size=1)`` with the same epochs, momentum 0 and no penalty.

@@ -1,5 +1,7 @@
-"""The DESIGN.md workloads sgd1, mb32 and mb128, one epoch each, for every available backend
-and (where installed) PyTorch eager and scikit-learn as peers.
+"""The workloads of ``bench/workloads.py``, one epoch each, for every available backend and
+(where installed) PyTorch eager and scikit-learn as peers: sgd1 (784-128-10 tanh network,
+per-example SGD), mb32 (the same network, minibatches of 32) and mb128 (784-256-256-10 relu
+network, minibatches of 128), each over 20,000 synthetic float32 examples.
 
 Reported in ``benchmark.extra_info``: ``examples_per_s`` (from the median time), and for mb128
 ``sgemm_fraction``, its matrix-product FLOP/s over this session's sgemm FLOP/s. The NumPy

@@ -1,4 +1,5 @@
-"""The benchmark workloads of DESIGN.md, built the same way for every backend.
+"""The benchmark workloads sgd1, mb32 and mb128 (one epoch of SGD on synthetic 784-feature
+data, per example or by minibatch), built the same way for every backend.
 
 =======  ===================================  =====  ======================================
 name     network                              batch  data
