@@ -48,6 +48,12 @@ def _ancestors(path: str):
         path, parent = parent, os.path.dirname(parent)
 
 
+def _trusted_ancestors(path: str) -> bool:
+    """Whether every directory above ``path``, as written and as resolved, is trusted."""
+    above = {*_ancestors(path), *_ancestors(os.path.realpath(path))}
+    return all(_trusted_ancestor(os.lstat(entry)) for entry in above)
+
+
 def safe_cache_directory(path: str) -> bool:
     """Whether compiled code may be cached in, and loaded from, the existing directory ``path``.
 
@@ -63,10 +69,7 @@ def safe_cache_directory(path: str) -> bool:
         st = os.lstat(path)
         if not hasattr(os, "geteuid"):
             return stat.S_ISDIR(st.st_mode)
-        if not _owner_only(st):
-            return False
-        above = {*_ancestors(path), *_ancestors(os.path.realpath(path))}
-        return all(_trusted_ancestor(os.lstat(entry)) for entry in above)
+        return _owner_only(st) and _trusted_ancestors(path)
     except OSError:
         return False
 
@@ -77,13 +80,16 @@ def _make_private_directory(path: str) -> None:
     Raises
     ------
     OSError
-        When a directory cannot be created, or one that appeared under this name (created
-        concurrently by someone else) is not private to this user.
+        When a directory cannot be created, when the existing directory they would be created
+        in is not trusted (nothing is created then), or when one that appeared under this name
+        (created concurrently by someone else) is not private to this user.
     """
     missing = []
     while not os.path.lexists(path):   # lexists: a dangling symlink is not missing but refused
         missing.append(path)
         path = os.path.dirname(path)
+    if missing and hasattr(os, "geteuid") and not _trusted_ancestors(missing[-1]):
+        raise PermissionError(f"{path} may be changed by another user")
     for directory in reversed(missing):
         try:
             os.mkdir(directory, 0o700)

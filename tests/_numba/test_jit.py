@@ -7,7 +7,7 @@ import pytest
 
 import fastnn
 from fastnn import _config
-from fastnn._numba import _jit, activations, api
+from fastnn._numba import _cache, _jit, activations, api
 from fastnn._numba.activations import activation_kernel
 
 
@@ -34,7 +34,7 @@ def test_cache_falls_back_to_the_user_directory(tmp_path, monkeypatch):
     blocker = tmp_path / "read-only-package"
     blocker.write_text("")
     user_dir = tmp_path / "user-cache"
-    monkeypatch.setattr(_jit, "cache_directories",
+    monkeypatch.setattr(_cache, "cache_directories",
                         lambda py_file: [str(blocker / "__pycache__"), str(user_dir)])
     kernel = _jit.jit(_cubed)
     assert kernel(np.float32(2.0)) == 8.0
@@ -46,7 +46,8 @@ def test_cache_falls_back_to_the_user_directory(tmp_path, monkeypatch):
 def test_no_writable_directory_compiles_in_memory(tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    monkeypatch.setattr(_jit, "cache_directories", lambda py_file: [str(blocker / "a"), str(blocker / "b")])
+    monkeypatch.setattr(_cache, "cache_directories", lambda py_file: [str(blocker / "a"), str(blocker / "b")])
+    monkeypatch.setattr(_jit, "_warned_in_memory", False)
     with pytest.warns(UserWarning, match="not be cached"):
         kernel = _jit.jit(_cubed)
     assert kernel(3.0) == 27.0
