@@ -46,10 +46,12 @@ def get_config() -> dict:
 def set_config(**settings) -> None:
     """Change settings; unknown names and invalid values raise ValueError before anything changes.
 
-    JIT options (``fastmath``, ``cache``) and ``cache_dir`` are read when the
-    numba backend's kernels are defined, that is when :mod:`fastnn._numba` is first imported
-    (by ``get_backend("numba")``, ``"auto"`` or ``available_backends()``); set them before
-    that. The environment variables ``FASTNN_FASTMATH=1``, ``FASTNN_CACHE=0`` and
+    JIT options (``fastmath``, ``cache``) and ``cache_dir`` are read when the numba backend's
+    kernels are defined, that is when :mod:`fastnn._numba` is first imported (by
+    ``get_backend("numba")``, ``"auto"`` or ``available_backends()``); set them before that.
+    ``cache_dir`` is used only if it is private to the user (see
+    :func:`fastnn._numba._cache.safe_cache_directory`); otherwise kernels are compiled in
+    memory, with one warning. The environment variables ``FASTNN_FASTMATH=1``, ``FASTNN_CACHE=0`` and
     ``FASTNN_CACHE_DIR`` set them at startup. Kernels already defined in this process keep
     the options they were defined with.
     """

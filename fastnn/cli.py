@@ -32,7 +32,8 @@ def _parse_hidden(text):
     try:
         sizes = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--hidden takes sizes like 100 or 128,64, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"--hidden takes sizes like 100 or 128,64, got {text!r}") from None
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"--hidden needs positive layer sizes, got {text!r}")
     return sizes
@@ -44,22 +45,26 @@ def _parser():
 
     train = commands.add_parser("train", help="train an MLP and report its test score")
     train.add_argument("data", nargs="?", default=DIGITS,
-                       help="'digits' (default), or the path of a .csv file (header row) or .npz file")
-    train.add_argument("--target", help="target column of a CSV (default: the last one) or array of "
-                                        "an .npz (default: 'y'; features in 'X')")
+                       help="'digits' (default), or the path of a .csv file (header row) or "
+                            ".npz file")
+    train.add_argument("--target", help="target column of a CSV (default: the last one) or "
+                                        "array of an .npz (default: 'y'; features in 'X')")
     train.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
                        help="auto: classification for labels or integers with few distinct values")
     train.add_argument("--backend", default="auto", help="auto, numpy, numba or cython")
     train.add_argument("--dtype", choices=("float32", "float64"), default="float64")
     train.add_argument("--epochs", type=int, default=20, help="maximum number of epochs (20)")
-    train.add_argument("--hidden", type=_parse_hidden, default=(100,), help="hidden layer sizes, e.g. 100 or 128,64")
-    train.add_argument("--activation", default="tanh", choices=("identity", "logistic", "sigmoid", "tanh", "relu"))
+    train.add_argument("--hidden", type=_parse_hidden, default=(100,),
+                       help="hidden layer sizes, e.g. 100 or 128,64")
+    train.add_argument("--activation", default="tanh",
+                       choices=("identity", "logistic", "sigmoid", "tanh", "relu"))
     train.add_argument("--batch-size", type=int, default=1, help="1: per-example SGD (default)")
     train.add_argument("--lr", type=float, default=0.01, help="learning rate (0.01)")
     train.add_argument("--momentum", type=float, default=0.0)
     train.add_argument("--alpha", type=float, default=0.0, help="L2 weight decay alpha ||W||^2")
     train.add_argument("--test-size", type=float, default=0.25)
-    train.add_argument("--seed", type=int, default=0, help="random_state of the split and of the model")
+    train.add_argument("--seed", type=int, default=0,
+                       help="random_state of the split and of the model")
     train.add_argument("--save", metavar="PATH", help="write the trained model to PATH (.npz)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -292,7 +297,8 @@ def info(out=None):
     config = get_config()
     threads = f"threads: {os.cpu_count()} CPUs"
     lines = [f"fastnn {__version__}", f"python {platform.python_version()} ({sys.executable})",
-             f"numpy {np.__version__}", f"scipy {scipy.__version__}", f"scikit-learn {sklearn.__version__}"]
+             f"numpy {np.__version__}", f"scipy {scipy.__version__}",
+             f"scikit-learn {sklearn.__version__}"]
     try:
         import numba
 

@@ -108,7 +108,8 @@ def test_info_says_when_no_cache_directory_is_safe(tmp_path, monkeypatch, capsys
     monkeypatch.setattr(_cache, "cache_directories", lambda py_file: [str(shared)])
     assert main(["info"]) == 0
     out = capsys.readouterr().out
-    assert "numba cache directory: none (kernels compiled in memory: no safe cache directory)" in out
+    assert ("numba cache directory: none (kernels compiled in memory: no safe cache directory)"
+            in out)
 
 
 def _write(path, text, encoding="utf-8"):

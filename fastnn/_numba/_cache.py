@@ -61,8 +61,8 @@ def safe_cache_directory(path: str) -> bool:
     the effective user, without group or other write permission, and when every directory
     above it, as written and as resolved, is owned by this user or root and is writable by
     nobody else or has the sticky bit. False for a missing path. On a system without POSIX
-    ownership (Windows, where the temporary directory is per user), only the first condition
-    on the type is checked.
+    ownership (Windows, where the temporary directory is per user), only that ``path`` is a
+    real directory is checked.
     """
     path = os.path.abspath(path)
     try:
@@ -109,15 +109,15 @@ def cache_directories(py_file: str) -> list[str]:
 
 
 def cache_directory(py_file: str = _KERNEL_FILE) -> str | None:
-    """The directory kernels defined in ``py_file`` are cached in, or None for none.
+    """The directory kernels defined in ``py_file`` are cached in (absolute), or None for none.
 
     The first of :func:`cache_directories` that exists or can be created (private, mode
     0o700), that :func:`safe_cache_directory` accepts and that is writable. None when no
     candidate qualifies: kernels are then compiled in memory.
     """
-    for path in cache_directories(py_file):
+    for path in map(os.path.abspath, cache_directories(py_file)):
         try:
-            _make_private_directory(os.path.abspath(path))
+            _make_private_directory(path)
             if not safe_cache_directory(path):
                 continue
             tempfile.TemporaryFile(dir=path).close()

@@ -36,7 +36,8 @@ _SOURCE_FILES = (os.path.join(os.path.dirname(_PACKAGE_DIR), "codes.py"),)
 def source_stamp() -> str:
     """A hash of every source file compiled kernels depend on (this package and the codes)."""
     digest = hashlib.sha256()
-    files = sorted(os.path.join(_PACKAGE_DIR, f) for f in os.listdir(_PACKAGE_DIR) if f.endswith(".py"))
+    files = sorted(os.path.join(_PACKAGE_DIR, f) for f in os.listdir(_PACKAGE_DIR)
+                   if f.endswith(".py"))
     for path in [*files, *_SOURCE_FILES]:
         with open(path, "rb") as handle:
             digest.update(os.path.basename(path).encode())
