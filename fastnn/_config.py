@@ -1,8 +1,7 @@
 """One place for fastnn's global settings.
 
-Every JIT option (fastmath, cache, parallel), the default dtype, the thread count and the
-directory of compiled-code caches live here and nowhere else: kernels read them, never
-hard-code them.
+Every JIT option (fastmath, cache), the default dtype and the directory of compiled-code
+caches live here and nowhere else: kernels read them, never hard-code them.
 
 >>> import fastnn
 >>> with fastnn.config(dtype="float32"):
@@ -13,16 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 
 _DTYPES = ("float32", "float64")
 
 
 def _default_cache_dir() -> str:
-    """A per-user directory for compiled code, used when the package directory is read-only."""
+    """The per-user directory for compiled code, used when the package directory is read-only:
+    ``fastnn/numba`` under ``$XDG_CACHE_HOME`` or ``~/.cache``. Never a shared directory such
+    as the system's temporary one: whether it may be used is decided in
+    :mod:`fastnn._numba._cache`, and without a safe directory kernels are compiled in memory."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    if not os.access(os.path.dirname(base) or ".", os.W_OK) and not os.access(base, os.W_OK):
-        base = tempfile.gettempdir()
     return os.path.join(base, "fastnn", "numba")
 
 
@@ -33,10 +32,8 @@ _config = {
     # break bit-for-bit agreement between a float64 kernel and the reference beyond 1e-10.
     "fastmath": os.environ.get("FASTNN_FASTMATH", "0") == "1",
     "cache": os.environ.get("FASTNN_CACHE", "1") != "0",
-    "parallel": False,
-    # threads for parallel kernels and BLAS (None: library default)
-    "n_threads": None,
-    # where numba writes its on-disk cache when the package directory is not writable
+    # where numba writes its on-disk cache when the package directory is not writable; used
+    # only if private to the user (the cache index is a pickle)
     "cache_dir": os.environ.get("FASTNN_CACHE_DIR") or _default_cache_dir(),
 }
 
@@ -49,10 +46,12 @@ def get_config() -> dict:
 def set_config(**settings) -> None:
     """Change settings; unknown names and invalid values raise ValueError before anything changes.
 
-    JIT options (``fastmath``, ``cache``, ``parallel``) and ``cache_dir`` are read when the
-    numba backend's kernels are defined, that is when :mod:`fastnn._numba` is first imported
-    (by ``get_backend("numba")``, ``"auto"`` or ``available_backends()``); set them before
-    that. The environment variables ``FASTNN_FASTMATH=1``, ``FASTNN_CACHE=0`` and
+    JIT options (``fastmath``, ``cache``) and ``cache_dir`` are read when the numba backend's
+    kernels are defined, that is when :mod:`fastnn._numba` is first imported (by
+    ``get_backend("numba")``, ``"auto"`` or ``available_backends()``); set them before that.
+    ``cache_dir`` is used only if it is private to the user (see
+    :func:`fastnn._numba._cache.safe_cache_directory`); otherwise kernels are compiled in
+    memory, with one warning. The environment variables ``FASTNN_FASTMATH=1``, ``FASTNN_CACHE=0`` and
     ``FASTNN_CACHE_DIR`` set them at startup. Kernels already defined in this process keep
     the options they were defined with.
     """
@@ -61,12 +60,10 @@ def set_config(**settings) -> None:
             raise ValueError(f"unknown fastnn setting {name!r}; known: {sorted(_config)}")
         if name == "dtype" and value not in _DTYPES:
             raise ValueError(f"dtype must be one of {_DTYPES}, got {value!r}")
-        if name in ("fastmath", "cache", "parallel") and not isinstance(value, bool):
+        if name in ("fastmath", "cache") and not isinstance(value, bool):
             raise ValueError(f"{name} must be True or False, got {value!r}")
         if name == "cache_dir" and (not isinstance(value, str) or not value):
             raise ValueError(f"cache_dir must be a non-empty path, got {value!r}")
-        if name == "n_threads" and value is not None and (not isinstance(value, int) or value < 1):
-            raise ValueError(f"n_threads must be a positive integer or None, got {value!r}")
     _config.update(settings)
 
 

@@ -1,31 +1,39 @@
 """The ``fastnn`` command: ``fastnn train`` (the main job) and ``fastnn info``.
 
-``fastnn train`` trains an MLP on scikit-learn's bundled digits (the DESIGN.md workload:
-64-100-10 tanh, per-example SGD, learning rate 0.01, 20 epochs, X/16, 75/25 stratified split,
-random_state 0) or on a CSV / ``.npz`` file, then prints the test accuracy (R² for
-regression), the fit time and the training examples per second.
+``fastnn train`` trains an MLP, by default on scikit-learn's bundled digits (1797 images of
+8x8 pixels scaled by 1/16, 10 classes) with a 64-100-10 tanh network, per-example SGD,
+learning rate 0.01 and 20 epochs, on a stratified 75/25 split with random_state 0; or on a CSV
+/ ``.npz`` file. It prints the test accuracy (R² for regression), the fit time and the
+training examples per second. Problems with the input file or the options are reported as
+``fastnn train: error: ...`` (exit status 2) before any training, and warnings raised during
+training are printed after it as ``fastnn train: warning: ...``.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import os
 import platform
 import sys
 import time
 import warnings
+import zipfile
 
 import numpy as np
 
 DIGITS = "digits"
 _MAX_CLASSES = 50  # an integer target with more distinct values than this is a regression
+# a file whose header row has no comma is read with the first of these found in it
+_OTHER_DELIMITERS = (";", "\t")
 
 
 def _parse_hidden(text):
     try:
         sizes = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--hidden takes sizes like 100 or 128,64, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"--hidden takes sizes like 100 or 128,64, got {text!r}") from None
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(f"--hidden needs positive layer sizes, got {text!r}")
     return sizes
@@ -37,22 +45,26 @@ def _parser():
 
     train = commands.add_parser("train", help="train an MLP and report its test score")
     train.add_argument("data", nargs="?", default=DIGITS,
-                       help="'digits' (default), or the path of a .csv file (header row) or .npz file")
-    train.add_argument("--target", help="target column of a CSV (default: the last one) or array of "
-                                        "an .npz (default: 'y'; features in 'X')")
+                       help="'digits' (default), or the path of a .csv file (header row) or "
+                            ".npz file")
+    train.add_argument("--target", help="target column of a CSV (default: the last one) or "
+                                        "array of an .npz (default: 'y'; features in 'X')")
     train.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
                        help="auto: classification for labels or integers with few distinct values")
     train.add_argument("--backend", default="auto", help="auto, numpy, numba or cython")
     train.add_argument("--dtype", choices=("float32", "float64"), default="float64")
     train.add_argument("--epochs", type=int, default=20, help="maximum number of epochs (20)")
-    train.add_argument("--hidden", type=_parse_hidden, default=(100,), help="hidden layer sizes, e.g. 100 or 128,64")
-    train.add_argument("--activation", default="tanh", choices=("identity", "logistic", "sigmoid", "tanh", "relu"))
+    train.add_argument("--hidden", type=_parse_hidden, default=(100,),
+                       help="hidden layer sizes, e.g. 100 or 128,64")
+    train.add_argument("--activation", default="tanh",
+                       choices=("identity", "logistic", "sigmoid", "tanh", "relu"))
     train.add_argument("--batch-size", type=int, default=1, help="1: per-example SGD (default)")
     train.add_argument("--lr", type=float, default=0.01, help="learning rate (0.01)")
     train.add_argument("--momentum", type=float, default=0.0)
     train.add_argument("--alpha", type=float, default=0.0, help="L2 weight decay alpha ||W||^2")
     train.add_argument("--test-size", type=float, default=0.25)
-    train.add_argument("--seed", type=int, default=0, help="random_state of the split and of the model")
+    train.add_argument("--seed", type=int, default=0,
+                       help="random_state of the split and of the model")
     train.add_argument("--save", metavar="PATH", help="write the trained model to PATH (.npz)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -60,9 +72,23 @@ def _parser():
     return parser
 
 
+def _delimiter(header_line):
+    """``,``, unless the header row has no comma but a semicolon or a tab."""
+    if "," in header_line:
+        return ","
+    return next((d for d in _OTHER_DELIMITERS if d in header_line), ",")
+
+
 def _read_csv(path, target):
-    with open(path, newline="") as fh:
-        rows = list(csv.reader(fh))
+    # utf-8-sig: a byte-order mark (written by spreadsheet programs) is not part of the
+    # first column's name
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            text = fh.read()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a UTF-8 text (CSV) file") from None
+    rows = list(csv.reader(io.StringIO(text), delimiter=_delimiter(text.partition("\n")[0])))
+    rows = [row for row in rows if row]   # blank lines, as a trailing one, are not data rows
     if len(rows) < 2:
         raise ValueError(f"{path}: need a header row and at least one data row")
     header, body = [name.strip() for name in rows[0]], rows[1:]
@@ -78,7 +104,7 @@ def _read_csv(path, target):
         y = np.array([float(v) for v in labels])
     except ValueError:
         y = np.array(labels)
-    return X, y, header[column]
+    return X, y, f"column {header[column]!r}"
 
 
 def _column(header, target, path):
@@ -89,25 +115,48 @@ def _column(header, target, path):
 
 def _read_npz(path, target):
     target = target or "y"
-    with np.load(path, allow_pickle=False) as data:
+    not_npz = f"{path} is not a NumPy .npz file (an archive written by numpy.savez)"
+    try:
+        # never allow_pickle: unpickling runs code chosen by whoever wrote the file
+        data = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, zipfile.BadZipFile):
+        raise ValueError(not_npz) from None
+    if not isinstance(data, np.lib.npyio.NpzFile):   # a single .npy array
+        raise ValueError(not_npz)
+    with data:
         for key in ("X", target):
             if key not in data.files:
                 raise ValueError(f"{path}: no array {key!r}; arrays are {data.files}")
-        return data["X"], data[target], target
+        try:
+            return data["X"], data[target], f"array {target!r}"
+        except ValueError:
+            raise ValueError(f"{path}: arrays of Python objects (pickled) are not loaded; "
+                             f"X and {target!r} must be numeric or string arrays") from None
+        except (zipfile.BadZipFile, EOFError, OSError):
+            raise ValueError(not_npz) from None
 
 
 def load_data(source, target=None):
-    """``(X, y, description)`` for ``'digits'`` or a CSV / ``.npz`` path."""
+    """``(X, y, target, description)`` for ``'digits'`` or a CSV / ``.npz`` path.
+
+    ``target`` names where ``y`` comes from (``"column 'label'"``, ``"array 'y'"``).
+
+    Raises
+    ------
+    ValueError
+        With a message naming the file and what is wrong with it (missing, not a CSV or
+        ``.npz``, no such target, non-numeric features).
+    """
     if source == DIGITS:
         from .datasets import load_digits
 
         X, y = load_digits()
-        return X, y, "digits (scikit-learn's bundled copy, 1797 images 8x8, X/16)"
+        return X, y, "digits labels", "digits (scikit-learn's bundled copy, 1797 images 8x8, X/16)"
     if not os.path.exists(source):
         raise ValueError(f"no dataset or file {source!r} (use 'digits', a .csv or a .npz path)")
     reader = _read_npz if source.endswith(".npz") else _read_csv
     X, y, name = reader(source, target)
-    return X, y, f"{source} (target {name!r}, {X.shape[0]} rows, {X.shape[1]} features)"
+    return X, y, name, f"{source} (target {name}, {X.shape[0]} rows, {X.shape[1]} features)"
 
 
 def is_classification(y):
@@ -117,16 +166,66 @@ def is_classification(y):
     return bool(np.all(np.mod(y, 1) == 0) and len(np.unique(y)) <= _MAX_CLASSES)
 
 
-def train(args, out=sys.stdout):
-    """Run ``fastnn train``; return the exit status."""
+def _check_save_path(path):
+    """Raise ValueError, before any training, if the model could not be written to ``path``."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValueError(f"--save {path}: is a directory; give a file name such as model.npz")
+    if not os.path.isdir(directory):
+        raise ValueError(f"--save {path}: the directory {directory} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ValueError(f"--save {path}: the directory {directory} is not writable")
+
+
+def _report_warnings(caught, err):
+    """Print each distinct warning once, in the order first raised."""
+    seen = set()
+    for record in caught:
+        text = f"{record.category.__name__}: {record.message}"
+        if text not in seen:
+            seen.add(text)
+            print(f"fastnn train: warning: {text}", file=err)
+
+
+def constant_prediction_loss(y, classify):
+    """The training loss of the best constant prediction, which any trained network should beat.
+
+    For classification, the cross-entropy of predicting the class frequencies (their entropy,
+    in nats); for regression, the squared loss of predicting the mean (the variance of ``y``,
+    summed over outputs).
+    """
+    if classify:
+        _, counts = np.unique(y, return_counts=True)
+        p = counts / counts.sum()
+        return float(-np.sum(p * np.log(p)))
+    return float(np.sum(np.var(np.asarray(y, dtype=np.float64), axis=0)))
+
+
+def train(args, out=None, err=None):
+    """Run ``fastnn train``; return the exit status.
+
+    Raises
+    ------
+    ValueError
+        For a bad input file or option, before training.
+    fastnn.train.TrainingDivergedError
+        When the loss becomes NaN or infinite; the warnings raised until then are printed.
+    """
     from sklearn.model_selection import train_test_split
 
     from .backend import available_backends, get_backend
     from .estimators import MLPClassifier, MLPRegressor
 
-    X, y, description = load_data(args.data, args.target)
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    if args.save:
+        _check_save_path(args.save)
+    X, y, target, description = load_data(args.data, args.target)
     classify = is_classification(y) if args.task == "auto" else args.task == "classification"
     if classify and y.dtype.kind == "f":
+        if not np.all(np.mod(y, 1) == 0):
+            raise ValueError(f"the target {target} holds non-integer values; classification "
+                             f"needs labels (use --task regression for a continuous target)")
         y = y.astype(np.int64)
     get_backend(args.backend)  # an unknown or unavailable backend fails before any work
     backend_name = available_backends()[0] if args.backend == "auto" else args.backend
@@ -147,10 +246,20 @@ def train(args, out=sys.stdout):
           file=out, flush=True)
     epochs = []
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # the stopping rule's ConvergenceWarning: reported below
-        model.fit(X_train, y_train, callbacks=[epochs.append])
+    # warnings (the stopping rule's ConvergenceWarning among them) are printed once each after
+    # the progress bar, which would otherwise overwrite them
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.fit(X_train, y_train, callbacks=[epochs.append])
+        finally:
+            _report_warnings(caught, err)
     seconds = time.perf_counter() - start
+    baseline = constant_prediction_loss(y_train, classify)
+    if not model.loss_ < baseline:
+        print(f"fastnn train: warning: the final training loss {model.loss_:.4g} is not below "
+              f"{baseline:.4g}, that of a constant prediction: the network learned nothing "
+              f"useful (learning rate too high or too low, or too few epochs?)", file=err)
     score = model.score(X_test, y_test)
     print(f"epochs:   {model.n_iter_}, final training loss {model.loss_:.4f}", file=out)
     print(f"test {'accuracy' if classify else 'R^2'}: {score:.4f}", file=out)
@@ -164,7 +273,18 @@ def train(args, out=sys.stdout):
     return 0
 
 
-def info(out=sys.stdout):
+def _cache_line(config):
+    """Where numba kernels are cached: the directory in use, or why there is none."""
+    if not config["cache"]:
+        return "none (kernels compiled in memory: caching is off)"
+    try:
+        from ._numba._cache import cache_directory
+    except ImportError:
+        return "none (numba not installed)"
+    return cache_directory() or "none (kernels compiled in memory: no safe cache directory)"
+
+
+def info(out=None):
     """Run ``fastnn info``; return the exit status."""
     import scipy
     import sklearn
@@ -173,19 +293,22 @@ def info(out=sys.stdout):
     from ._config import get_config
     from .backend import available_backends
 
+    out = sys.stdout if out is None else out
     config = get_config()
+    threads = f"threads: {os.cpu_count()} CPUs"
     lines = [f"fastnn {__version__}", f"python {platform.python_version()} ({sys.executable})",
-             f"numpy {np.__version__}", f"scipy {scipy.__version__}", f"scikit-learn {sklearn.__version__}"]
+             f"numpy {np.__version__}", f"scipy {scipy.__version__}",
+             f"scikit-learn {sklearn.__version__}"]
     try:
         import numba
 
-        lines.append(f"numba {numba.__version__} ({numba.config.NUMBA_NUM_THREADS} threads)")
+        lines.append(f"numba {numba.__version__}")
+        threads += f", numba {numba.config.NUMBA_NUM_THREADS} threads"
     except ImportError:
         lines.append("numba not installed")
     lines += [f"backends: {', '.join(available_backends())} (auto picks the first)",
-              f"threads: {config['n_threads'] or 'library default'} (fastnn n_threads), "
-              f"{os.cpu_count()} CPUs",
-              f"numba cache directory: {config['cache_dir']}",
+              threads,
+              f"numba cache directory: {_cache_line(config)}",
               f"default dtype: {config['dtype']}"]
     print("\n".join(lines), file=out)
     return 0
@@ -193,11 +316,13 @@ def info(out=sys.stdout):
 
 def main(argv=None):
     """Entry point of the ``fastnn`` console script and of ``python -m fastnn``."""
+    from .train import TrainingDivergedError
+
     args = _parser().parse_args(argv)
     try:
         if args.command == "info":
             return info()
         return train(args)
-    except (ValueError, ImportError, OSError) as exc:
+    except (ValueError, ImportError, OSError, TrainingDivergedError) as exc:
         print(f"fastnn {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -1,5 +1,5 @@
 """The ``fastnn`` command end to end, in a subprocess: ``train`` on digits, on a CSV and on an
-``.npz`` file, ``--save``, and ``info``; bad arguments in process."""
+``.npz`` file, ``--save``, and ``info``; bad arguments and bad input files in process."""
 import os
 import re
 import shutil
@@ -87,12 +87,128 @@ def test_hidden_must_be_sizes(capsys):
 
 def test_info_lists_versions_backends_threads_and_cache():
     import fastnn as package
+    from fastnn._numba._cache import cache_directory
 
     out = fastnn("info").stdout
     assert f"fastnn {package.__version__}" in out and "numpy " in out and "scikit-learn " in out
     assert re.search(r"backends: .*numpy", out)
-    assert "threads:" in out
-    assert f"numba cache directory: {package.get_config()['cache_dir']}" in out
+    assert re.search(r"threads: [0-9]+ CPUs, numba [0-9]+ threads", out)
+    # the directory kernels are cached in: here the package's own, which is writable
+    in_use = cache_directory()
+    assert in_use == os.path.join(os.path.dirname(package._numba.__file__), "__pycache__")
+    assert f"numba cache directory: {in_use}\n" in out
+
+
+def test_info_says_when_no_cache_directory_is_safe(tmp_path, monkeypatch, capsys):
+    from fastnn._numba import _cache
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setattr(_cache, "cache_directories", lambda py_file: [str(shared)])
+    assert main(["info"]) == 0
+    out = capsys.readouterr().out
+    assert ("numba cache directory: none (kernels compiled in memory: no safe cache directory)"
+            in out)
+
+
+def _write(path, text, encoding="utf-8"):
+    with open(path, "w", encoding=encoding, newline="") as fh:
+        fh.write(text)
+    return str(path)
+
+
+def _rows(separator, n=120):
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(n, 2))
+    y = (X[:, 0] > 0).astype(int)
+    return "".join(f"{a:.4f}{separator}{b:.4f}{separator}{t}\n" for (a, b), t in zip(X, y))
+
+
+def test_csv_with_byte_order_mark_names_its_first_column(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 2))
+    body = "".join(f"{int(a > 0)},{a:.4f},{b:.4f}\n" for a, b in X)
+    path = _write(tmp_path / "bom.csv", "label,a,b\n" + body, encoding="utf-8-sig")
+    assert main(["train", path, "--target", "label", "--epochs", "2", "--hidden", "4", "--quiet",
+                 "--backend", "numpy"]) == 0
+    assert "target column 'label'" in capsys.readouterr().out
+
+
+def test_semicolon_separated_csv_is_read(tmp_path, capsys):
+    path = _write(tmp_path / "semi.csv", "a;b;y\n" + _rows(";"))
+    assert main(["train", path, "--epochs", "2", "--hidden", "4", "--quiet",
+                 "--backend", "numpy"]) == 0
+    out = capsys.readouterr().out
+    assert "target column 'y', 120 rows, 2 features" in out and "2-4-2" in out
+
+
+@pytest.mark.parametrize("content", [b"X,y\n1,2\n", b"", b"PK\x03\x04 truncated archive"])
+def test_a_file_named_npz_that_is_not_one(tmp_path, content, capsys):
+    path = tmp_path / "X.npz"
+    path.write_bytes(content)
+    assert main(["train", str(path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"fastnn train: error: {path} is not a NumPy .npz file" in err
+    assert "pickle" not in err
+
+
+def test_a_single_npy_array_named_npz_is_refused(tmp_path, capsys):
+    path = tmp_path / "one.npz"
+    with open(path, "wb") as fh:
+        np.save(fh, np.ones((4, 2)))
+    assert main(["train", str(path), "--quiet"]) == 2
+    assert f"{path} is not a NumPy .npz file" in capsys.readouterr().err
+
+
+def test_float_target_is_not_truncated_into_classes(tmp_path, capsys):
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(60, 2))
+    path = tmp_path / "reg.npz"
+    np.savez(path, X=X, y=X[:, 0] * 0.7)
+    assert main(["train", str(path), "--task", "classification", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert ("fastnn train: error: the target array 'y' holds non-integer values; "
+            "classification needs labels") in err
+
+
+def test_save_directory_is_checked_before_training(tmp_path, monkeypatch, capsys):
+    missing = tmp_path / "no-such-dir" / "model.npz"
+    assert main(["train", "--save", str(missing), "--quiet"]) == 2
+    captured = capsys.readouterr()
+    assert f"fastnn train: error: --save {missing}: the directory" in captured.err
+    assert "does not exist" in captured.err and "network:" not in captured.out
+    # root may write anywhere: a directory this process may not write to is simulated
+    monkeypatch.setattr(os, "access", lambda path, mode, **kwargs: False)
+    assert main(["train", "--save", str(tmp_path / "model.npz"), "--quiet"]) == 2
+    captured = capsys.readouterr()
+    assert "is not writable" in captured.err and "network:" not in captured.out
+
+
+def test_warnings_of_training_are_printed_not_dropped(tmp_path):
+    done = fastnn("train", "--epochs", "1", "--hidden", "8", "--quiet", "--backend", "numpy")
+    assert ("fastnn train: warning: ConvergenceWarning: MLPClassifier: the maximum number of "
+            "epochs (1) was reached") in done.stderr
+    assert done.stderr.count("ConvergenceWarning") == 1
+
+
+def test_a_huge_learning_rate_is_not_silent():
+    done = fastnn("train", "--lr", "1e6", "--epochs", "2", "--hidden", "8", "--quiet",
+                  "--backend", "numpy", check=False)
+    assert done.returncode != 0 or "fastnn train: warning: the final training loss" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_divergence_is_an_error_not_a_traceback(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(100, 4))
+    path = tmp_path / "reg.npz"
+    np.savez(path, X=X, y=X @ np.array([0.5, -1.0, 0.25, 0.0]))
+    done = fastnn("train", str(path), "--lr", "10", "--epochs", "5", "--hidden", "8", "--quiet",
+                  "--backend", "numpy", check=False)
+    assert done.returncode == 2, done.stderr
+    assert "fastnn train: error: the training loss became NaN or infinite" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 @pytest.mark.skipif(shutil.which("fastnn") is None, reason="the console script is not installed")

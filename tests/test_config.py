@@ -18,3 +18,12 @@ def test_bad_settings_are_named_and_change_nothing():
     with pytest.raises(ValueError, match="dtype must be one of"):
         fastnn.set_config(cache=False, dtype="float16")
     assert fastnn.get_config() == before
+
+
+@pytest.mark.parametrize("name", ["parallel", "n_threads"])
+def test_settings_nothing_reads_are_gone(name):
+    # numba kernels are not compiled with parallel=True and nothing sets a thread count: a
+    # setting that changes nothing would only mislead
+    assert name not in fastnn.get_config()
+    with pytest.raises(ValueError, match=f"unknown fastnn setting '{name}'"):
+        fastnn.set_config(**{name: None})

@@ -6,7 +6,9 @@ when caching is on, attaches an on-disk cache with two differences from numba's 
 
 * **Location.** The cache goes to the package's ``__pycache__`` when that is writable, and
   otherwise to the per-user directory ``get_config()["cache_dir"]`` (for example
-  ``~/.cache/fastnn/numba`` under a read-only site-packages), instead of failing.
+  ``~/.cache/fastnn/numba`` under a read-only site-packages), and only to a directory that
+  :func:`fastnn._numba._cache.safe_cache_directory` accepts (private to this user: numba's
+  cache index is a pickle). Without one, kernels are compiled in memory, with one warning.
 * **Freshness.** numba stamps a cached kernel with its own source file only, so editing a
   helper that a kernel in another file calls would leave a stale kernel in the cache. Here
   the stamp is a hash of every source file the kernels are built from, plus the JIT options
@@ -22,7 +24,8 @@ import warnings
 import numba
 from numba.core.caching import CompileResultCacheImpl, FunctionCache, _CacheLocator
 
-from .._config import get_config, jit_options
+from .._config import jit_options
+from ._cache import cache_directory, safe_cache_directory
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 # the kernels read activation and loss codes from fastnn.codes: it is part of their source
@@ -33,7 +36,8 @@ _SOURCE_FILES = (os.path.join(os.path.dirname(_PACKAGE_DIR), "codes.py"),)
 def source_stamp() -> str:
     """A hash of every source file compiled kernels depend on (this package and the codes)."""
     digest = hashlib.sha256()
-    files = sorted(os.path.join(_PACKAGE_DIR, f) for f in os.listdir(_PACKAGE_DIR) if f.endswith(".py"))
+    files = sorted(os.path.join(_PACKAGE_DIR, f) for f in os.listdir(_PACKAGE_DIR)
+                   if f.endswith(".py"))
     for path in [*files, *_SOURCE_FILES]:
         with open(path, "rb") as handle:
             digest.update(os.path.basename(path).encode())
@@ -41,16 +45,9 @@ def source_stamp() -> str:
     return digest.hexdigest()
 
 
-def cache_directories(py_file: str) -> list[str]:
-    """Where the compiled code of a kernel defined in ``py_file`` may go, in order of preference:
-    the ``__pycache__`` beside the source, then the per-user cache directory."""
-    user_dir = os.path.join(get_config()["cache_dir"], _CacheLocator.get_suitable_cache_subpath(py_file))
-    return [os.path.join(os.path.dirname(os.path.abspath(py_file)), "__pycache__"), user_dir]
-
-
 class _KernelCacheLocator(_CacheLocator):
-    """numba cache locator: the first writable directory of :func:`cache_directories`, stamped
-    with :func:`source_stamp`."""
+    """numba cache locator: the directory of :func:`fastnn._numba._cache.cache_directory`,
+    stamped with :func:`source_stamp`."""
 
     def __init__(self, py_func, cache_path):
         self._lineno = py_func.__code__.co_firstlineno
@@ -70,14 +67,8 @@ class _KernelCacheLocator(_CacheLocator):
 
     @classmethod
     def from_function(cls, py_func, py_file):
-        for path in cache_directories(py_file):
-            locator = cls(py_func, path)
-            try:
-                locator.ensure_cache_path()
-            except OSError:
-                continue
-            return locator
-        return None
+        path = cache_directory(py_file)
+        return None if path is None else cls(py_func, path)
 
 
 class _KernelCacheImpl(CompileResultCacheImpl):
@@ -85,7 +76,23 @@ class _KernelCacheImpl(CompileResultCacheImpl):
 
 
 class _KernelCache(FunctionCache):
+    """numba's function cache, which reads and writes only while its directory is still safe:
+    the directory was checked when the kernel was defined, but may be replaced later."""
+
     _impl_class = _KernelCacheImpl
+
+    def load_overload(self, sig, target_context):
+        if not safe_cache_directory(self._cache_path):
+            return None   # compile instead of unpickling from a directory another user controls
+        return super().load_overload(sig, target_context)
+
+    def save_overload(self, sig, data):
+        if safe_cache_directory(self._cache_path):
+            super().save_overload(sig, data)
+
+
+# set by the first kernel defined without a disk cache: the reason is the same for all of them
+_warned_in_memory = False
 
 
 def jit(func):
@@ -94,13 +101,20 @@ def jit(func):
     The options are those of :func:`fastnn._config.jit_options` when this module's kernels are
     defined (at import of :mod:`fastnn._numba`). A kernel stays valid plain Python, so
     ``NUMBA_DISABLE_JIT=1`` runs the same code interpreted (for coverage and debugging).
+    When no cache directory is safe, the kernel is compiled in memory at each new process;
+    the first such kernel of the process warns (a ``UserWarning``), the others do not.
     """
+    global _warned_in_memory
     options = jit_options()
     cache = options.pop("cache")
     dispatcher = numba.njit(**options)(func)
     if cache and hasattr(dispatcher, "enable_caching"):
         try:
             dispatcher._cache = _KernelCache(func)
-        except RuntimeError as exc:  # no writable directory at all: compile in memory
-            warnings.warn(f"fastnn: compiled kernels will not be cached on disk ({exc})", stacklevel=2)
+        except RuntimeError:  # numba found no locator: no safe directory, compile in memory
+            if not _warned_in_memory:
+                _warned_in_memory = True
+                warnings.warn("fastnn: compiled kernels will not be cached on disk: no cache "
+                              "directory is both writable and private to this user (set "
+                              "FASTNN_CACHE_DIR to one)", stacklevel=2)
     return dispatcher

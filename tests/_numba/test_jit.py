@@ -7,7 +7,7 @@ import pytest
 
 import fastnn
 from fastnn import _config
-from fastnn._numba import _jit, activations
+from fastnn._numba import _cache, _jit, activations
 from fastnn._numba.activations import activation_kernel
 
 
@@ -20,8 +20,10 @@ def test_jit_options_come_from_config():
 @pytest.mark.skipif(not os.access(os.path.dirname(activations.__file__), os.W_OK),
                     reason="fastnn is installed read-only here")
 def test_cache_goes_to_the_package_when_writable():
-    locator = _jit._KernelCacheLocator.from_function(activations.activate.py_func, activations.__file__)
-    assert locator.get_cache_path() == os.path.join(os.path.dirname(activations.__file__), "__pycache__")
+    locator = _jit._KernelCacheLocator.from_function(activations.activate.py_func,
+                                                     activations.__file__)
+    package_dir = os.path.dirname(activations.__file__)
+    assert locator.get_cache_path() == os.path.join(package_dir, "__pycache__")
 
 
 def _cubed(x):
@@ -34,7 +36,7 @@ def test_cache_falls_back_to_the_user_directory(tmp_path, monkeypatch):
     blocker = tmp_path / "read-only-package"
     blocker.write_text("")
     user_dir = tmp_path / "user-cache"
-    monkeypatch.setattr(_jit, "cache_directories",
+    monkeypatch.setattr(_cache, "cache_directories",
                         lambda py_file: [str(blocker / "__pycache__"), str(user_dir)])
     kernel = _jit.jit(_cubed)
     assert kernel(np.float32(2.0)) == 8.0
@@ -46,7 +48,9 @@ def test_cache_falls_back_to_the_user_directory(tmp_path, monkeypatch):
 def test_no_writable_directory_compiles_in_memory(tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    monkeypatch.setattr(_jit, "cache_directories", lambda py_file: [str(blocker / "a"), str(blocker / "b")])
+    monkeypatch.setattr(_cache, "cache_directories",
+                        lambda py_file: [str(blocker / "a"), str(blocker / "b")])
+    monkeypatch.setattr(_jit, "_warned_in_memory", False)
     with pytest.warns(UserWarning, match="not be cached"):
         kernel = _jit.jit(_cubed)
     assert kernel(3.0) == 27.0
@@ -63,7 +67,8 @@ def test_cache_dir_setting_is_validated():
 
 
 def test_stamp_covers_every_kernel_source_and_the_options():
-    locator = _jit._KernelCacheLocator.from_function(activations.activate.py_func, activations.__file__)
+    locator = _jit._KernelCacheLocator.from_function(activations.activate.py_func,
+                                                     activations.__file__)
     stamp, options = locator.get_source_stamp()
     assert stamp == _jit.source_stamp() and len(stamp) == 64
     assert dict(options) == _config.jit_options()
@@ -78,12 +83,14 @@ def test_kernels_are_specialised_per_dtype():
 
 
 def test_in_place_arguments_must_be_float_and_contiguous():
+    ops = fastnn.get_backend("numba")
     W = np.zeros((3, 2))
     b = np.zeros(2)
+    x, g = np.ones((1, 3)), np.ones((1, 2))
     with pytest.raises(ValueError, match="C-contiguous"):
-        fastnn.get_backend("numba").dense_update(np.asfortranarray(np.ones((3, 2))), b, np.ones((1, 3)), np.ones((1, 2)),
-                         np.zeros((3, 2)), np.zeros(2), 0.1)
+        ops.dense_update(np.asfortranarray(np.ones((3, 2))), b, x, g, np.zeros((3, 2)),
+                         np.zeros(2), 0.1)
     with pytest.raises(ValueError, match="must be float32"):
-        fastnn.get_backend("numba").dense_update(W.astype(np.float32), b, np.ones((1, 3)), np.ones((1, 2)), W, b.copy(), 0.1)
+        ops.dense_update(W.astype(np.float32), b, x, g, W, b.copy(), 0.1)
     with pytest.raises(ValueError, match="lr"):
-        fastnn.get_backend("numba").dense_update(W, b, np.ones((1, 3)), np.ones((1, 2)), W.copy(), b.copy(), -1.0)
+        ops.dense_update(W, b, x, g, W.copy(), b.copy(), -1.0)
