@@ -20,7 +20,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from . import codes
+from . import __version__, codes
 
 FORMAT = "fastnn-estimator"
 FORMAT_VERSION = 1
@@ -86,8 +86,6 @@ def _encoded(estimator):
     """Every array to write, by name, with the JSON header as the array ``__header__``.
     Raises before anything is written: ValueError for arrays that would need pickle,
     TypeError for hyper-parameters JSON cannot hold."""
-    from . import __version__
-
     arrays, meta = estimator._saved_state()
     if _HEADER in arrays:
         raise ValueError(f"{_HEADER!r} is reserved in fastnn model files")
@@ -385,6 +383,10 @@ def _check_network(arrays, state, min_layers, max_layers=None, extra=()):
     n_layers = _count(state, "n_layers", min_layers)
     if max_layers is not None and n_layers > max_layers:
         raise _Inconsistent(f"state 'n_layers' must be at most {max_layers}, got {n_layers}")
+    # bounded before any list of per-layer names is built
+    if 4 * n_layers > len(arrays):
+        raise _Inconsistent(f"state 'n_layers' is {n_layers}, but the file holds only "
+                            f"{len(arrays)} arrays (each layer needs 4)")
     _check_hidden_activations(state, n_layers)
     _check_training_scalars(state)
     layers = [f"{group}_{k}" for group in _LAYER_GROUPS for k in range(n_layers)]
