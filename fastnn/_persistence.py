@@ -107,7 +107,7 @@ def _new_file_mode(path):
     try:
         return os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
-        umask = os.umask(0)
+        umask = os.umask(0)  # the umask can only be read by setting it: put back at once
         os.umask(umask)
         return 0o666 & ~umask
 
@@ -116,8 +116,9 @@ def save(estimator, path):
     """Write a fitted fastnn ``estimator`` to ``path`` (the exact path: no suffix is added).
 
     Everything is encoded first and written to a temporary file in the same directory, which
-    then replaces ``path`` in one step (``os.replace``): a save that fails, at any point,
-    leaves an existing file at ``path`` as it was and no temporary file behind.
+    then replaces ``path`` in one step (``os.replace``): a save that raises, at any point,
+    leaves an existing file at ``path`` as it was and no temporary file behind. A crash can
+    leave a ``.<name>.*.tmp`` file beside ``path``, never a partly written ``path``.
     """
     arrays = _encoded(estimator)
     path = os.fspath(path)
