@@ -120,7 +120,7 @@ class _FastnnEstimator(BaseEstimator):
     @classmethod
     def load(cls, path):
         """Read a model written by :meth:`save`; TypeError if the file holds another estimator."""
-        model = _persistence.load(path)
+        model = _persistence.load(path, ESTIMATORS)
         if not isinstance(model, cls):
             raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
         return model
@@ -128,7 +128,7 @@ class _FastnnEstimator(BaseEstimator):
 
 def load(path):
     """Read any fastnn estimator written by its ``save`` method."""
-    return _persistence.load(path)
+    return _persistence.load(path, ESTIMATORS)
 
 
 def _check_layer_sizes(hidden_layer_sizes):

@@ -1,12 +1,15 @@
 """save / load in the portable .npz format, and pickling: exact round trips."""
 import json
+import os
 import pickle
 import warnings
+from fractions import Fraction
 
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
+import fastnn
 from fastnn import _persistence
 from fastnn.estimators import (LogisticRegression, MLPClassifier, MLPRegressor, Perceptron, load)
 
@@ -25,8 +28,10 @@ def models():
         (MLPClassifier((6, 5), activation="tanh", momentum=0.9, max_iter=4, random_state=0), X, y),
         (MLPClassifier((4,), max_iter=3, random_state=0, dtype="float32"), X, labels),
         (MLPClassifier((4,), max_iter=3, random_state=0), X, labels.astype(object)),
-        (MLPClassifier((4,), early_stopping=True, max_iter=5, random_state=0, learning_rate="adaptive"), X, y),
-        (MLPRegressor((5,), learning_rate="invscaling", max_iter=3, random_state=0), X, X[:, :2] @ [[1, 0], [0, 1]]),
+        (MLPClassifier((4,), early_stopping=True, max_iter=5, random_state=0,
+                       learning_rate="adaptive"), X, y),
+        (MLPRegressor((5,), learning_rate="invscaling", max_iter=3, random_state=0),
+         X, X[:, :2] @ [[1, 0], [0, 1]]),
         (LogisticRegression(max_iter=3, random_state=0), X, y == 1),
         (Perceptron(max_iter=3, random_state=0), X, labels),
     ]
@@ -59,8 +64,10 @@ def assert_same_model(a, b, X):
             assert x.dtype == y.dtype, name
             np.testing.assert_array_equal(x, y, err_msg=name)
     for name, value in vars(a).items():
-        if name.endswith("_") and not name.startswith("_") and not isinstance(value, (np.ndarray, list)):
-            assert value == getattr(b, name) or (value != value and getattr(b, name) != getattr(b, name)), name
+        if (name.endswith("_") and not name.startswith("_")
+                and not isinstance(value, (np.ndarray, list))):
+            other = getattr(b, name)
+            assert value == other or (value != value and other != other), name
     np.testing.assert_array_equal(a.predict(X), b.predict(X))
     if hasattr(a, "predict_proba"):
         np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
@@ -87,7 +94,8 @@ def test_the_file_opens_without_pickle_and_says_what_it_holds(tmp_path):
     with np.load(tmp_path / "m.npz", allow_pickle=False) as archive:
         header = json.loads(str(archive["__header__"]))
         np.testing.assert_array_equal(archive["coefs_0"], model.coefs_[0])
-    assert header["format"] == "fastnn-estimator" and header["format_version"] == _persistence.FORMAT_VERSION
+    assert header["format"] == "fastnn-estimator"
+    assert header["format_version"] == _persistence.FORMAT_VERSION
     assert header["estimator"] == "MLPClassifier"
     assert header["params"]["hidden_layer_sizes"] == {"__tuple__": [6, 5]}
 
@@ -127,3 +135,188 @@ def test_pickle_round_trip_is_exact(case):
     model.partial_fit(X, y)
     again.partial_fit(X, y)
     assert_same_model(model, again, X)
+
+
+# ------------------------------------------------------------------ the estimator registry
+def small_classifier():
+    X, y = data()
+    return fit(MLPClassifier((4,), max_iter=2, random_state=0, backend="numpy"), X, y), X
+
+
+def test_load_builds_the_class_the_registry_names(tmp_path):
+    class Registered(MLPClassifier):
+        pass
+
+    model, X = small_classifier()
+    model.save(tmp_path / "m.npz")
+    again = _persistence.load(tmp_path / "m.npz", {"MLPClassifier": Registered})
+    assert type(again) is Registered
+    np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
+    with pytest.raises(fastnn.ModelFileError, match="unknown estimator 'MLPClassifier'"):
+        _persistence.load(tmp_path / "m.npz", {})
+
+
+# ------------------------------------------------------------------ saving is atomic
+def test_array_hyper_parameters_are_saved_as_lists(tmp_path):
+    X, y = data()
+    model = fit(MLPClassifier(np.array([8]), max_iter=2, random_state=0, backend="numpy"), X, y)
+    model.save(tmp_path / "m.npz")
+    again = load(tmp_path / "m.npz")
+    assert again.hidden_layer_sizes == [8]
+    np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
+
+
+def saved_bytes(tmp_path):
+    model, _ = small_classifier()
+    model.save(tmp_path / "m.npz")
+    return model, (tmp_path / "m.npz").read_bytes()
+
+
+def test_a_save_failing_to_encode_leaves_the_old_file_as_it_was(tmp_path):
+    model, before = saved_bytes(tmp_path)
+    model.set_params(alpha=Fraction(1, 10_000))  # a Real that fit accepts and JSON cannot hold
+    with pytest.raises(TypeError, match="cannot store Fraction"):
+        model.save(tmp_path / "m.npz")
+    assert (tmp_path / "m.npz").read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.npz"]
+
+
+def test_a_save_failing_while_writing_leaves_the_old_file_and_no_temporary_file(
+        tmp_path, monkeypatch):
+    model, before = saved_bytes(tmp_path)
+
+    def disk_full(fh, **arrays):
+        fh.write(b"PK\x03\x04 half an archive")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_persistence.np, "savez", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        model.save(tmp_path / "m.npz")
+    assert (tmp_path / "m.npz").read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.npz"]
+
+
+def test_a_save_keeps_the_permissions_of_the_file_it_replaces(tmp_path):
+    model, _ = small_classifier()
+    with open(tmp_path / "plain", "wb"):
+        pass
+    model.save(tmp_path / "new.npz")  # a new file gets the permissions open() gives
+    assert os.stat(tmp_path / "new.npz").st_mode == os.stat(tmp_path / "plain").st_mode
+    os.chmod(tmp_path / "new.npz", 0o640)
+    model.save(tmp_path / "new.npz")
+    assert os.stat(tmp_path / "new.npz").st_mode & 0o777 == 0o640
+
+
+# ------------------------------------------------------------------ loading refuses bad files
+def edited(src, dst, edit):
+    """Write to ``dst`` the model file ``src`` with ``edit(arrays, header)`` applied; an
+    emptied header is left out."""
+    with np.load(src) as archive:
+        arrays = dict(archive)
+    header = json.loads(str(arrays.pop("__header__")))
+    edit(arrays, header)
+    if header:
+        arrays["__header__"] = np.array(json.dumps(header))
+    np.savez(dst, **arrays)
+
+
+def set_header(key, value):
+    return lambda arrays, header: header.__setitem__(key, value)
+
+
+def set_state(key, value):
+    return lambda arrays, header: header["state"].__setitem__(key, value)
+
+
+def set_array(name, change):
+    return lambda arrays, header: arrays.__setitem__(name, change(arrays[name]))
+
+
+def with_nan(a):
+    a = a.copy()
+    a[0, 0] = np.nan
+    return a
+
+
+RAW_FILES = {
+    "truncated": lambda good: good[:len(good) // 2],
+    "empty": lambda good: b"",
+    "random bytes": lambda good: np.random.default_rng(0).bytes(len(good)),
+    "text": lambda good: b"hidden_layer_sizes = 4\nactivation = relu\n",
+}
+
+EDITS = {
+    "pickled object array": (set_array("classes_", lambda c: c.astype(object)),
+                             "object array"),
+    "missing header": (lambda arrays, header: header.clear(),
+                       "no header"),
+    "wrong format": (set_header("format", "keras-model"), "format 'keras-model'"),
+    "newer version": (set_header("format_version", _persistence.FORMAT_VERSION + 1),
+                      "upgrade fastnn"),
+    "unknown estimator": (set_header("estimator", "SVC"), "unknown estimator 'SVC'"),
+    "missing array": (lambda arrays, header: arrays.pop("velocity_coefs_1"),
+                      "missing arrays \\['velocity_coefs_1'\\]"),
+    "5 classes for 3 outputs": (set_array("classes_", lambda c: np.arange(5)),
+                                "5 classes need 5 output units, the model has 3"),
+    "2 classes for 3 outputs": (set_array("classes_", lambda c: c[:2]),
+                                "2 classes need 1 output units, the model has 3"),
+    "integer weights": (set_array("coefs_0", lambda W: W.astype(np.int64)),
+                        "coefs_0 has dtype int64"),
+    "NaN weights": (set_array("coefs_1", with_nan), "coefs_1 holds NaN"),
+    "layers that do not chain": (set_array("coefs_1", lambda W: W[:-1]),
+                                 "coefs_1 has shape \\(3, 3\\), expected \\(4, n_out\\)"),
+    "first layer not as wide as the input": (set_state("n_features_in_", 5),
+                                             "coefs_0 has shape \\(4, 4\\), expected \\(5"),
+    "absurd number of layers": (set_state("n_layers", 10**12),
+                                "'n_layers' is 1000000000000, but the file holds only 10 arrays"),
+    "velocity unlike its parameter": (set_array("velocity_intercepts_0", lambda b: b[:2]),
+                                      "velocity_intercepts_0 has shape \\(2,\\)"),
+    "bad hyper-parameter": (lambda arrays, header: header["params"].update(activation="bogus"),
+                            "refuses the saved hyper-parameters.*activation"),
+    "unknown hyper-parameter": (lambda arrays, header: header["params"].update(gamma=1.0),
+                                "refuses the saved hyper-parameters.*gamma"),
+    "unrestorable generator": (set_state("rng", {"bit_generator": "MT19937"}),
+                               "could not be restored"),
+}
+
+
+@pytest.fixture(scope="module")
+def good_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("good") / "m.npz"
+    small_classifier()[0].save(path)
+    return path
+
+
+def assert_refused(path, problem):
+    with pytest.raises(fastnn.ModelFileError, match=problem) as refused:
+        load(path)
+    assert isinstance(refused.value, ValueError)
+    assert str(path) in str(refused.value)
+    assert "allow_pickle" not in str(refused.value)
+
+
+@pytest.mark.parametrize("case", RAW_FILES)
+def test_load_refuses_a_file_that_is_no_npz_archive(case, good_file, tmp_path):
+    path = tmp_path / "bad.npz"
+    path.write_bytes(RAW_FILES[case](good_file.read_bytes()))
+    assert_refused(path, "not a fastnn model file")
+
+
+@pytest.mark.parametrize("case", EDITS)
+def test_load_refuses_an_inconsistent_model_file(case, good_file, tmp_path):
+    edit, problem = EDITS[case]
+    edited(good_file, tmp_path / "bad.npz", edit)
+    assert_refused(tmp_path / "bad.npz", problem)
+
+
+def test_load_checks_the_rows_of_a_perceptron_against_its_classes(tmp_path):
+    X, y = data()
+    fit(Perceptron(max_iter=2, random_state=0, backend="numpy"), X, y).save(tmp_path / "p.npz")
+    edited(tmp_path / "p.npz", tmp_path / "bad.npz",
+           set_array("classes_", lambda c: np.arange(4)))
+    assert_refused(tmp_path / "bad.npz", "4 classes need 4 rows of coef_, the model has 3")
+
+
+def test_the_edited_but_untouched_file_still_loads(good_file, tmp_path):
+    edited(good_file, tmp_path / "same.npz", lambda arrays, header: None)
+    assert type(load(tmp_path / "same.npz")) is MLPClassifier
