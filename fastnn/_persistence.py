@@ -73,11 +73,10 @@ def save(estimator, path):
         np.savez(fh, **{_HEADER: np.array(json.dumps(header, default=_json_default))}, **arrays)
 
 
-def load(path):
-    """Read an estimator written by :func:`save`; ValueError if the file is not a fastnn
-    model file or was written by a newer format version."""
-    from .estimators import ESTIMATORS
-
+def load(path, estimators):
+    """Read an estimator written by :func:`save`, of a class in ``estimators`` (a mapping
+    class name -> class); ValueError if the file is not a fastnn model file, was written by a
+    newer format version or names a class not in ``estimators``."""
     with np.load(path, allow_pickle=False) as data:
         if _HEADER not in data.files:
             raise ValueError(f"{path} is not a fastnn model file (no header)")
@@ -88,9 +87,9 @@ def load(path):
     if header["format_version"] > FORMAT_VERSION:
         raise ValueError(f"{path} was written in format version {header['format_version']}; this "
                          f"fastnn reads versions up to {FORMAT_VERSION}: upgrade fastnn")
-    if header["estimator"] not in ESTIMATORS:
+    if header["estimator"] not in estimators:
         raise ValueError(f"{path} holds an unknown estimator {header['estimator']!r}")
-    estimator = ESTIMATORS[header["estimator"]](
+    estimator = estimators[header["estimator"]](
         **{name: _decode(value) for name, value in header["params"].items()})
     if "feature_names_in_" in arrays:
         estimator.feature_names_in_ = arrays.pop("feature_names_in_").astype(object)
