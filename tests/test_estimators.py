@@ -1,6 +1,6 @@
 """The scikit-learn compatible estimators: scikit-learn's own checks, reproducibility,
 fit / partial_fit / warm_start equivalence, input validation that leaves a fitted model
-untouched, divergence, and the digits workload of DESIGN.md."""
+untouched, divergence, and a 64-100-10 network reaching 97% on scikit-learn's digits."""
 import copy
 import warnings
 
@@ -410,6 +410,35 @@ def test_bad_hyper_parameters_of_every_estimator(Estimator, params, match):
     assert_untouched(model, before, X)
 
 
+@pytest.mark.parametrize("Estimator", ESTIMATORS)
+def test_an_unknown_parameter_names_the_estimator_it_was_given_to(Estimator):
+    with pytest.raises(TypeError, match=rf"^{Estimator.__name__}\.__init__\(\) got an "
+                                        rf"unexpected keyword argument 'bad'"):
+        Estimator(bad=1)
+
+
+@pytest.mark.parametrize("Estimator", [MLPClassifier, LogisticRegression, Perceptron])
+def test_every_classifier_checks_its_classes_by_the_same_rules(Estimator):
+    """The first partial_fit names every class, later calls may not name others, there are
+    at least two classes, and y holds only those classes."""
+    X, y = blobs()
+    model = Estimator(max_iter=2, random_state=0)
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        model.partial_fit(X, y)
+    with pytest.raises(ValueError, match=f"{Estimator.__name__} needs at least 2 classes"):
+        model.partial_fit(X, y, classes=[0])
+    with pytest.raises(ValueError, match="not among the classes"):
+        model.partial_fit(X, y, classes=[0, 1])
+    model.partial_fit(X, y, classes=[2, 0, 1])
+    np.testing.assert_array_equal(model.classes_, [0, 1, 2])
+    with pytest.raises(ValueError, match="differs from the classes of the first call"):
+        model.partial_fit(X, y, classes=[0, 1, 2, 3])
+    with pytest.raises(ValueError, match="not among the classes"):
+        model.partial_fit(X, np.where(y == 2, 7, y))
+    model.partial_fit(X[y == 0], y[y == 0])  # one of the classes of the first call is enough
+    np.testing.assert_array_equal(model.classes_, [0, 1, 2])
+
+
 def test_prediction_input_errors():
     X, y = blobs()
     with pytest.raises(NotFittedError):
@@ -438,7 +467,7 @@ def test_one_row_of_the_fitted_dtype_skips_sklearn_validation(monkeypatch):
     def no_validation(*args, **kwargs):
         raise AssertionError("scikit-learn's validation ran")
 
-    monkeypatch.setattr("fastnn.estimators.validate_data", no_validation)
+    monkeypatch.setattr("fastnn.estimators._base.validate_data", no_validation)
     row = X[:1].astype(np.float32)
     np.testing.assert_array_equal(model.predict_proba(row), expected)
     with_nan = row.copy()
@@ -492,8 +521,9 @@ def test_warm_start_with_other_classes_layers_or_dtype_is_refused():
 
 
 def test_digits_workload_reaches_097():
-    """DESIGN.md's digits workload: 64-100-10 tanh, per-example SGD, lr 0.01, 20 epochs,
-    scikit-learn's digits scaled to [0, 1], 75/25 stratified split, random_state 0."""
+    """The digits workload: a 64-100-10 tanh network, per-example SGD, lr 0.01, 20 epochs,
+    scikit-learn's digits scaled to [0, 1], 75/25 stratified split, random_state 0, reaches
+    97% test accuracy."""
     X, y = load_digits()
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y,
                                                         random_state=0)

@@ -1,0 +1,146 @@
+"""What every fastnn estimator shares: the base class (backend resolution, the fast path of
+prediction, pickling, save / load), the class-label check of the classifiers, and the helpers
+of a training call (random generator, dtype, restoring the model when a check fails)."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from .. import _persistence
+from .._config import get_config
+from ..backend import get_backend
+
+
+def make_rng(random_state):
+    """A NumPy Generator from None, an int seed, a Generator or a legacy RandomState."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+    return np.random.default_rng(random_state)
+
+
+def resolve_dtype(dtype):
+    """The NumPy dtype for the ``dtype`` parameter (None: fastnn's configured default)."""
+    return np.dtype(get_config()["dtype"] if dtype is None else dtype)
+
+
+def guarded(estimator, prepare, *args, **kwargs):
+    """Run ``prepare`` (the checks before any work); if it raises, put back every attribute
+    of ``estimator`` as it was, so a failed call leaves a fitted model untouched."""
+    saved = dict(estimator.__dict__)
+    try:
+        return prepare(*args, **kwargs)
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(saved)
+        raise
+
+
+def check_classes(estimator, y, classes, continuing, incremental):
+    """The class labels of a classifier's training call, once ``y`` is checked against them.
+
+    Parameters
+    ----------
+    estimator : classifier
+        Its ``classes_`` are the labels of a call that continues it; its class name is in the
+        error messages.
+    y : ndarray of shape (n_samples,)
+        The training labels, already validated by scikit-learn.
+    classes : array-like or None
+        The ``classes`` argument of ``partial_fit`` (None for ``fit``).
+    continuing : bool
+        The call continues the fitted model (``partial_fit`` or ``warm_start`` on a fitted one).
+    incremental : bool
+        The call is a ``partial_fit``.
+
+    Returns
+    -------
+    labels : ndarray
+        Sorted and distinct: ``classes`` on the first ``partial_fit``, the fitted ``classes_``
+        when continuing, else the labels found in ``y``.
+
+    Raises
+    ------
+    ValueError
+        When ``y`` is not a classification target, when the first ``partial_fit`` has no
+        ``classes``, when ``classes`` differs from the fitted ones, when there are fewer than
+        2 classes, or when ``y`` holds a label that is not among them.
+    """
+    check_classification_targets(y)
+    if incremental and not continuing:
+        if classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit")
+        labels = np.unique(np.asarray(classes))
+    elif continuing:
+        labels = estimator.classes_
+        if classes is not None and not np.array_equal(np.unique(np.asarray(classes)), labels):
+            raise ValueError(f"classes={classes!r} differs from the classes of the first call, "
+                             f"{labels!r}")
+    else:
+        labels = np.unique(y)
+    if len(labels) < 2:
+        raise ValueError(f"{type(estimator).__name__} needs at least 2 classes in y, got "
+                         f"{len(labels)} class: {labels!r}")
+    unknown = np.setdiff1d(y, labels)
+    if unknown.size:
+        raise ValueError(f"y holds labels {unknown!r} that are not among the classes {labels!r}")
+    return labels
+
+
+class FastnnEstimator(BaseEstimator):
+    """What every fastnn estimator shares: backend resolution, the fast path of prediction,
+    pickling without the backend module, save / load."""
+
+    def _ops(self):
+        """The backend module (:func:`fastnn.get_backend`), resolved on first use: at fit time,
+        and again after unpickling or loading."""
+        ops = self.__dict__.get("_resolved_ops")
+        if ops is None:
+            ops = self._resolved_ops = get_backend(self.backend)
+        return ops
+
+    def _checked_input(self, X, finite_checked_later=False):
+        """``X`` ready for the backend. A C-contiguous 2-D array of the fitted dtype and width
+        skips scikit-learn's validation: one-row prediction must not be dominated by checks.
+        Its finiteness is checked here, unless the caller passes it to the backend's
+        ``forward`` (``finite_checked_later``), which every backend checks (ValueError
+        "X contains NaN or infinite values")."""
+        fast = self.__dict__.get("_fast_input")
+        if (fast is not None and type(X) is np.ndarray and X.dtype == fast[0] and X.ndim == 2
+                and X.shape[1] == fast[1] and X.shape[0] and X.flags.c_contiguous):
+            if finite_checked_later or np.isfinite(X).all():
+                return X
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, dtype=self._fitted_dtype, order="C")
+
+    def _set_fast_input(self, dtype):
+        self._fitted_dtype = dtype
+        has_names = hasattr(self, "feature_names_in_")
+        self._fast_input = None if has_names else (dtype, self.n_features_in_)
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("_resolved_ops", None)  # a module does not pickle; resolved again on use
+        return state
+
+    def save(self, path):
+        """Write the fitted model to ``path`` (a NumPy ``.npz`` file holding the
+        hyper-parameters, the fitted arrays and a format version; reading it needs no pickle).
+        :func:`fastnn.estimators.load` gives back a model that predicts bit-for-bit the same
+        and continues training (``partial_fit``, ``warm_start``) exactly as this one would."""
+        check_is_fitted(self)
+        _persistence.save(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Read a model written by :meth:`save`; TypeError if the file holds another estimator."""
+        # the registry of estimators is built by the package, which imports this module
+        from . import ESTIMATORS
+
+        model = _persistence.load(path, ESTIMATORS)
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model

@@ -1,0 +1,67 @@
+"""The parameter and attribute tables shared by the docstrings of MLPClassifier and
+MLPRegressor (numpydoc sections, spliced into each class's docstring)."""
+
+_MLP_DOC_PARAMETERS = """
+    hidden_layer_sizes : int or sequence of int, default=(100,)
+        Units of each hidden layer (at least one layer, every size >= 1).
+    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
+        Hidden activation g; "sigmoid" is accepted as an alias of "logistic".
+    alpha : float, default=1e-4
+        The lecture's L2 weight decay: the objective gains alpha * sum_k ||W_k||_F^2 and every
+        SGD step adds 2 * alpha * W to the weights' gradient (biases are not decayed). This is
+        NOT scikit-learn's alpha, whose penalty is (alpha / 2n) ||W||^2 per batch.
+    l1 : float, default=0
+        L1 weight decay: l1 * sum_k |W_k|_1, gradient l1 * sign(W), on weights only.
+    batch_size : int or "auto", default="auto"
+        1 runs the fused per-example SGD kernel; more runs minibatch SGD (gradient averaged over
+        the batch). "auto" is min(200, n_samples).
+    learning_rate : {"constant", "invscaling", "adaptive"}, default="constant"
+        The schedule (:mod:`fastnn.schedules`), updated between epochs.
+    learning_rate_init : float, default=0.001
+    power_t : float, default=0.5
+        Exponent of the "invscaling" schedule.
+    max_iter : int, default=200
+        Maximum number of epochs of a ``fit``.
+    shuffle : bool, default=True
+        Visit the rows in a new random order every epoch.
+    random_state : None, int, numpy Generator or RandomState
+        Seeds the Glorot initialisation, the shuffling and the validation split; an int gives
+        bit-identical weights on a rerun.
+    tol, n_iter_no_change : float, int, default=1e-4, 10
+        Training stops (or the "adaptive" schedule divides its rate by 5) after more than
+        ``n_iter_no_change`` epochs in which the loss did not fall by ``tol`` (with
+        ``early_stopping``: the validation score did not rise by ``tol``).
+    verbose : bool, default=False
+        Show a progress bar (tqdm): epoch, loss, examples per second.
+    warm_start : bool, default=False
+        ``fit`` continues from the current weights, velocities and schedule.
+    momentum : float in [0, 1], default=0.9
+    nesterovs_momentum : bool, default=True
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (stratified for classifiers),
+        stop when its score stops improving and keep the weights of the best score.
+    validation_fraction : float, default=0.1
+    backend : {"auto", "numpy", "numba", "cython"}, default="auto"
+        The kernels that train and predict ("auto": the fastest available).
+    dtype : {"float32", "float64"} or None, default="float64"
+        Precision of the weights and of the computation (None: ``fastnn.get_config()``).
+    n_jobs : int or None, default=None
+        Threads for BLAS during training (-1: all); None leaves the library default.
+"""
+
+_MLP_DOC_ATTRIBUTES = """
+    coefs_ : list of ndarray
+        ``coefs_[k]`` of shape (n_in, n_out), input-major (the lecture's W^(k) transposed).
+    intercepts_ : list of ndarray
+    loss_ : float
+        Mean training loss of the last epoch plus the regulariser.
+    loss_curve_ : list of float
+    best_loss_ : float or None
+    validation_scores_ : list of float or None
+    best_validation_score_ : float or None
+    n_iter_ : int
+        Epochs run (accumulating over ``warm_start`` and ``partial_fit`` calls).
+    t_ : int
+        Training examples seen.
+    n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
+"""
