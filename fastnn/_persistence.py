@@ -356,7 +356,7 @@ def _check_loss(state, allowed):
 
 def _check_hidden_activations(state, n_layers):
     activations = state.get("activations")
-    valid = set(codes.ACTIVATIONS.values())
+    valid = set(codes.ACTIVATION_CODES.values())
     if (not isinstance(activations, list) or len(activations) != n_layers - 1
             or not all(_is_count(a) and a in valid for a in activations)):
         raise _Inconsistent(f"state 'activations' must hold {n_layers - 1} activation codes, "

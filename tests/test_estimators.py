@@ -246,7 +246,7 @@ def test_logistic_regression_is_the_logistic_unit():
 def test_perceptron_converges_on_separable_data_like_the_reference():
     X, y, _, _ = linearly_separable(n=200, d=3, margin=0.2, random_state=0)  # labels -1, +1
     model = Perceptron(shuffle=False, backend="numpy").fit(X, y)
-    ref = R.perceptron(X, y)
+    ref = R.perceptron_algorithm(X, y)
     assert model.converged_ and ref.converged
     np.testing.assert_array_equal(model.coef_[0], ref.w)
     assert model.intercept_[0] == ref.b
