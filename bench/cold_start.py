@@ -47,12 +47,12 @@ def fit():
     return time.perf_counter() - t
 
 def epoch():
-    kernels = fastnn.get_backend("{backend}")
+    ops = fastnn.get_backend("{backend}")
     W = [rng.normal(scale=0.05, size=(784, 128)).astype(np.float32),
          rng.normal(scale=0.05, size=(128, 10)).astype(np.float32)]
     b = [np.zeros(128, np.float32), np.zeros(10, np.float32)]
     t = time.perf_counter()
-    kernels.sgd_epoch(X, Y, np.arange(2000), W, b, [np.zeros_like(w) for w in W],
+    ops.sgd_epoch(X, Y, np.arange(2000), W, b, [np.zeros_like(w) for w in W],
                       [np.zeros_like(c) for c in b], ["tanh"], "softmax_nll", 0.01)
     return time.perf_counter() - t
 

@@ -29,7 +29,7 @@ LEARNING_RATE = 0.02
 
 X, y = datasets.spirals(N_SAMPLES, noise=0.05, random_state=0)
 Y = R.one_hot(y, 2)
-kernels = fastnn.get_backend("auto")
+ops = fastnn.get_backend("auto")
 activations = [codes.TANH] * (len(LAYERS) - 2)
 
 
@@ -49,7 +49,7 @@ for kind in ("zeros", "constant 0.1", "Glorot uniform"):
     weights, biases = start(kind, rng)
     vel_W = [np.zeros_like(w) for w in weights]
     vel_b = [np.zeros_like(b) for b in biases]
-    curves[kind] = [kernels.sgd_epoch(X, Y, rng.permutation(len(X)).astype(np.int64), weights,
+    curves[kind] = [ops.sgd_epoch(X, Y, rng.permutation(len(X)).astype(np.int64), weights,
                                       biases, vel_W, vel_b, activations, codes.SOFTMAX_NLL,
                                       LEARNING_RATE)
                     for _ in range(EPOCHS)]

@@ -5,9 +5,8 @@ import importlib
 from ._config import config, get_config, set_config
 from .backend import available_backends, get_backend
 from . import init, nn, optim
-from .gradcheck import gradcheck, gradcheck_errors
-
-__version__ = "0.1.0"
+from ._version import __version__
+from .gradient_check import gradcheck, gradcheck_errors
 
 # The estimators import scikit-learn (about a second): load them on first use only, so that
 # `import fastnn` for the kernels or the flow graph stays quick.

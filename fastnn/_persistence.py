@@ -20,7 +20,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from . import __version__, codes
+from . import codes
+from ._version import __version__
 
 FORMAT = "fastnn-estimator"
 FORMAT_VERSION = 1

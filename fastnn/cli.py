@@ -289,7 +289,7 @@ def info(out=None):
     import scipy
     import sklearn
 
-    from . import __version__
+    from ._version import __version__
     from ._config import get_config
     from .backend import available_backends
 

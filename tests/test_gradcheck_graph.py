@@ -1,10 +1,10 @@
-"""fastnn.gradcheck.gradcheck on flow graphs: it finds wrong gradients, names each error, and
+"""fastnn.gradcheck on flow graphs: it finds wrong gradients, names each error, and
 leaves the model and the data as it found them."""
 import numpy as np
 import pytest
 
 from fastnn import nn
-from fastnn.gradcheck import gradcheck, gradcheck_errors
+from fastnn.gradient_check import gradcheck, gradcheck_errors
 from tests.tolerances import GRADCHECK_RTOL
 
 

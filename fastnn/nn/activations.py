@@ -21,7 +21,7 @@ class _Activation(Module):
         """h = g(a); remembers h, from which g'(a) is computed in bprop."""
         a = self._as_input(a)
         h = np.empty_like(a)
-        self.kernels.activation(a, self.code, h)
+        self.ops.activation(a, self.code, h)
         self._forward = h
         return h
 
@@ -30,7 +30,7 @@ class _Activation(Module):
         h = self._saved()
         grad_h = self._as_grad(grad_h, h.shape, h.dtype)
         derivative = np.empty_like(h)
-        self.kernels.activation_derivative(h, self.code, derivative)
+        self.ops.activation_derivative(h, self.code, derivative)
         return grad_h * derivative
 
     def _repr_args(self):
@@ -82,7 +82,7 @@ class Softmax(Module):
         a = self._as_input(a)
         o = np.empty_like(a)
         unused = np.empty_like(a)
-        self.kernels.output_loss_grad(a, np.zeros_like(a), codes.SOFTMAX_NLL, o, unused)
+        self.ops.output_loss_grad(a, np.zeros_like(a), codes.SOFTMAX_NLL, o, unused)
         self._forward = o
         return o
 

@@ -64,7 +64,7 @@ class Linear(Module):
         if h.shape[1] != self.n_in:
             raise ValueError(f"{self!r} expects inputs with {self.n_in} columns, got shape {h.shape}")
         a = np.empty((h.shape[0], self.n_out), dtype=self.dtype)
-        self.kernels.dense_forward(h, self.W.value, self.b.value, codes.IDENTITY, a)
+        self.ops.dense_forward(h, self.W.value, self.b.value, codes.IDENTITY, a)
         self._forward = h
         return a
 
@@ -75,12 +75,12 @@ class Linear(Module):
         grad_a = self._as_grad(grad_a, (h.shape[0], self.n_out), self.dtype)
         grad_W = np.empty_like(self.W.value)
         grad_b = np.empty_like(self.b.value)
-        self.kernels.dense_backward_params(grad_a, h, grad_W, grad_b)
+        self.ops.dense_backward_params(grad_a, h, grad_W, grad_b)
         self.W.grad += grad_W
         self.b.grad += grad_b
         grad_h = np.empty_like(h)
         # the identity's derivative is 1: the kernel returns nabla_h itself
-        self.kernels.dense_backward_input(grad_a, self.W.value, h, codes.IDENTITY, grad_h)
+        self.ops.dense_backward_input(grad_a, self.W.value, h, codes.IDENTITY, grad_h)
         return grad_h
 
     def _repr_args(self):

@@ -32,6 +32,7 @@ class Loss(Module):
 
     loss_code: int
     n_inputs = 2
+    is_loss = True
 
     def __init__(self, backend: str = "auto"):
         super().__init__(backend)
@@ -53,7 +54,7 @@ class Loss(Module):
         Y = self._targets(y, a)
         f = np.empty_like(a)
         grad_a = np.empty_like(a)
-        total = self.kernels.output_loss_grad(a, Y, self.loss_code, f, grad_a)
+        total = self.ops.output_loss_grad(a, Y, self.loss_code, f, grad_a)
         n = a.shape[0]
         self.output = f
         self._forward = grad_a / n  # the gradient of the mean, not of the sum

@@ -75,6 +75,8 @@ class Module(abc.ABC):
 
     #: number of inputs ``fprop`` takes; None for "one or more" (Add, Concat)
     n_inputs: int | None = 1
+    #: True for the loss boxes, which end a graph and cannot sit inside one
+    is_loss: bool = False
 
     def __init__(self, backend: str = "auto"):
         self._params: dict[str, Parameter] = {}
@@ -129,7 +131,7 @@ class Module(abc.ABC):
 
     # -- backend ------------------------------------------------------------------------
     def _set_backend(self, name: str) -> None:
-        self.kernels = get_backend(name)  # unknown or unavailable names fail here, not in fprop
+        self.ops = get_backend(name)  # unknown or unavailable names fail here, not in fprop
         self.backend = name
 
     def set_backend(self, name: str) -> "Module":
@@ -142,7 +144,7 @@ class Module(abc.ABC):
     def __getstate__(self):
         # a Python module cannot be pickled: keep the backend's name, resolve it again on load
         state = dict(self.__dict__)
-        del state["kernels"]
+        del state["ops"]
         state["_forward"] = None
         return state
 
@@ -182,9 +184,7 @@ class Module(abc.ABC):
 
 def check_box(box, where: str) -> "Module":
     """``box`` if it can sit inside a container; TypeError naming ``where`` otherwise."""
-    from .losses import Loss  # a loss ends the graph, it cannot be a box inside it
-
-    if isinstance(box, Loss):
+    if isinstance(box, Module) and box.is_loss:
         raise TypeError(f"{where} is the loss {box!r}: apply a loss to the network's output "
                         f"(loss.fprop(net.fprop(x), y)), do not put it inside the network")
     if not isinstance(box, Module):

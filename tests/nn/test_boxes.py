@@ -8,7 +8,7 @@ import pytest
 from fastnn import nn
 from fastnn import reference as R
 from fastnn.backend import available_backends
-from fastnn.gradcheck import gradcheck, gradcheck_errors
+from fastnn.gradient_check import gradcheck, gradcheck_errors
 from tests.tolerances import GRADCHECK_RTOL, assert_equivalent
 
 BACKENDS = available_backends()
@@ -236,4 +236,4 @@ def test_a_box_survives_pickling():
     lin = nn.Linear(4, 3, rng=0, backend="numpy")
     copy = pickle.loads(pickle.dumps(lin))
     np.testing.assert_array_equal(copy.fprop(batch()), lin.fprop(batch()))
-    assert copy.kernels is lin.kernels
+    assert copy.ops is lin.ops

@@ -4,7 +4,7 @@ import pytest
 
 from fastnn import nn
 from fastnn.backend import available_backends
-from fastnn.gradcheck import gradcheck, gradcheck_errors
+from fastnn.gradient_check import gradcheck, gradcheck_errors
 from tests.tolerances import GRADCHECK_RTOL, assert_equivalent
 
 BACKENDS = available_backends()

@@ -6,7 +6,7 @@ import pytest
 from fastnn import codes, nn, optim
 from fastnn import reference as R
 from fastnn.backend import available_backends, get_backend
-from fastnn.gradcheck import gradcheck_errors
+from fastnn.gradient_check import gradcheck_errors
 from tests.tolerances import GRADCHECK_RTOL, assert_equivalent
 
 BACKENDS = available_backends()

@@ -3,7 +3,7 @@ import pytest
 
 from fastnn import codes
 from fastnn import reference as R
-from fastnn.gradcheck import numerical_gradient, relative_error
+from fastnn.gradient_check import numerical_gradient, relative_error
 from tests.tolerances import GRADCHECK_RTOL
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 
 from fastnn import reference as R
-from fastnn.gradcheck import numerical_gradient, relative_error
+from fastnn.gradient_check import numerical_gradient, relative_error
 from tests.tolerances import GRADCHECK_RTOL
 
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from fastnn.gradcheck import numerical_gradient, relative_error
+from fastnn.gradient_check import numerical_gradient, relative_error
 
 
 def test_numerical_gradient_of_a_known_function():
