@@ -24,6 +24,9 @@ forward                X, weights, biases (tuples), codes, loss, out
 sgd_epoch              X, Y, order, weights, biases, vel_W, vel_b (tuples), codes, loss, lr, l2,
                        l1, momentum, nesterov -> summed loss
 minibatch_sgd_epoch    the same, then batch_size -> summed loss
+adam_epoch             X, Y, order, weights, biases, m_W, m_b, v_W, v_b (tuples), codes, loss,
+                       lr, l2, l1, beta_1, beta_2, epsilon, t -> summed loss
+minibatch_adam_epoch   the same, then batch_size -> summed loss
 perceptron_epoch       X, y, w, b -> number of updates
 =====================  ========================================================================
 """
@@ -149,6 +152,33 @@ class CompiledOps:
                                  lr, l2, l1, momentum, nesterov)
         batch_size = contract.check_batch_size(batch_size)
         return self._epoch(self._kernels.minibatch_sgd_epoch, e, batch_size)
+
+    def _adam(self, kernel, e, *extra):
+        if e.order.shape[0] == 0:
+            return 0.0
+        total = kernel(e.X, e.Y, e.order, tuple(e.weights), tuple(e.biases), tuple(e.m_W),
+                       tuple(e.m_b), tuple(e.v_W), tuple(e.v_b), _code_array(e.activations),
+                       e.loss, e.lr, e.l2, e.l1, e.beta_1, e.beta_2, e.epsilon, e.t, *extra)
+        return float(total) / e.order.shape[0]
+
+    def adam_epoch(self, X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activations, loss,
+                   lr, l2=0.0, l1=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8, t=0):
+        """One epoch of per-example Adam over the rows ``order`` in one compiled call, ``t``
+        steps taken before; parameters and moments are updated in place. Returns the mean
+        loss of the examples, each measured before the update it causes."""
+        e = contract.check_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b,
+                                      activations, loss, lr, l2, l1, beta_1, beta_2, epsilon, t)
+        return self._adam(self._kernels.adam_epoch, e)
+
+    def minibatch_adam_epoch(self, X, Y, order, weights, biases, m_W, m_b, v_W, v_b,
+                             activations, loss, lr, l2=0.0, l1=0.0, beta_1=0.9, beta_2=0.999,
+                             epsilon=1e-8, t=0, batch_size=32):
+        """One epoch of minibatch Adam (one step a batch of ``batch_size`` rows of ``order``),
+        in one compiled call. Returns the mean per-example loss."""
+        e = contract.check_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b,
+                                      activations, loss, lr, l2, l1, beta_1, beta_2, epsilon, t)
+        batch_size = contract.check_batch_size(batch_size)
+        return self._adam(self._kernels.minibatch_adam_epoch, e, batch_size)
 
     def perceptron_epoch(self, X, y, w, b):
         """One pass over the rows of X, in place on ``w`` (d,) and ``b`` (1,):

@@ -33,7 +33,7 @@ from ._validation import check_array, check_positive, check_same_rows
 CONTRACT = (
     "activation", "activation_derivative", "dense_forward", "output_loss_grad",
     "dense_backward_params", "dense_backward_input", "dense_update", "forward", "sgd_epoch",
-    "minibatch_sgd_epoch", "perceptron_epoch",
+    "minibatch_sgd_epoch", "adam_epoch", "minibatch_adam_epoch", "perceptron_epoch",
 )
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -331,12 +331,10 @@ def check_batch_size(batch_size) -> int:
     return int(batch_size)
 
 
-def check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr, l2=0.0,
-                l1=0.0, momentum=0.0, nesterov=False) -> EpochArguments:
-    """Arguments of ``sgd_epoch`` and ``minibatch_sgd_epoch``: X (n, d) and Y (n, outputs)
-    finite, ``order`` integer row indices of X, the network's shapes, parameters and
-    velocities updated in place (one float dtype, velocities shaped like their parameter),
-    the hyper-parameters."""
+def _check_epoch_data(X, Y, order, weights, biases, activations, loss):
+    """What every epoch checks: X (n, d) and Y (n, outputs) finite, ``order`` integer row
+    indices of X, the network's shapes, parameters updated in place (one float dtype).
+    Returns ``(X, Y, order, activation codes, loss code, dtype)``, X and Y converted."""
     act_codes, loss = network_codes(activations, loss)
     X = check_array("X", X, ndim=2)
     Y = check_array("Y", Y, ndim=2)
@@ -347,19 +345,81 @@ def check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, l
                          f"{np.shape(weights[-1])[1]} outputs")
     dtype = check_parameters("weights", weights)
     check_parameters("biases", biases, dtype)
-    if len(vel_W) != len(weights) or len(vel_b) != len(biases):
-        raise ValueError("need one velocity array per weight matrix and per bias vector")
-    for k, (W, b) in enumerate(zip(weights, biases)):
-        check_written(f"vel_W[{k}]", vel_W[k], W.shape, dtype)
-        check_written(f"vel_b[{k}]", vel_b[k], b.shape, dtype)
     order = check_array("order", order, ndim=1)
     if order.dtype.kind not in "iu" or (order.size and (order.min() < 0
                                                         or order.max() >= X.shape[0])):
         raise ValueError("order must hold integer row indices of X")
+    return as_input(X, dtype), as_input(Y, dtype), as_input(order, np.int64), act_codes, loss, dtype
+
+
+def _check_state(what, name_W, state_W, name_b, state_b, weights, biases, dtype):
+    """An optimiser's state (velocities, moments): one array per parameter, shaped like it,
+    written in place."""
+    if len(state_W) != len(weights) or len(state_b) != len(biases):
+        raise ValueError(f"need one {what} array per weight matrix and per bias vector")
+    for k, (W, b) in enumerate(zip(weights, biases)):
+        check_written(f"{name_W}[{k}]", state_W[k], W.shape, dtype)
+        check_written(f"{name_b}[{k}]", state_b[k], b.shape, dtype)
+
+
+def check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr, l2=0.0,
+                l1=0.0, momentum=0.0, nesterov=False) -> EpochArguments:
+    """Arguments of ``sgd_epoch`` and ``minibatch_sgd_epoch``: the data and network as every
+    epoch checks them, velocities shaped like their parameter, the hyper-parameters."""
+    X, Y, order, act_codes, loss, dtype = _check_epoch_data(X, Y, order, weights, biases,
+                                                            activations, loss)
+    _check_state("velocity", "vel_W", vel_W, "vel_b", vel_b, weights, biases, dtype)
     hyper = check_hyper_parameters(dtype, lr, l2, l1, momentum)
-    return EpochArguments(as_input(X, dtype), as_input(Y, dtype), as_input(order, np.int64),
-                          list(weights), list(biases), list(vel_W), list(vel_b), act_codes, loss,
-                          *hyper, check_flag("nesterov", nesterov), dtype)
+    return EpochArguments(X, Y, order, list(weights), list(biases), list(vel_W), list(vel_b),
+                          act_codes, loss, *hyper, check_flag("nesterov", nesterov), dtype)
+
+
+class AdamArguments(NamedTuple):
+    """An Adam epoch's arguments after :func:`check_adam_epoch`: as :class:`EpochArguments`,
+    with the first and second moments ``m_*``, ``v_*`` instead of velocities, Adam's
+    constants as scalars of the parameters' dtype and ``t``, the steps already taken."""
+    X: np.ndarray
+    Y: np.ndarray
+    order: np.ndarray
+    weights: list
+    biases: list
+    m_W: list
+    m_b: list
+    v_W: list
+    v_b: list
+    activations: tuple
+    loss: int
+    lr: np.floating
+    l2: np.floating
+    l1: np.floating
+    beta_1: np.floating
+    beta_2: np.floating
+    epsilon: np.floating
+    t: int
+    dtype: np.dtype
+
+
+def check_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activations, loss, lr,
+                     l2=0.0, l1=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                     t=0) -> AdamArguments:
+    """Arguments of ``adam_epoch`` and ``minibatch_adam_epoch``: the data and network as every
+    epoch checks them, the moments shaped like their parameter, lr > 0, l2 and l1 >= 0,
+    beta_1 and beta_2 in [0, 1), epsilon > 0, t a count of steps >= 0."""
+    X, Y, order, act_codes, loss, dtype = _check_epoch_data(X, Y, order, weights, biases,
+                                                            activations, loss)
+    _check_state("first moment", "m_W", m_W, "m_b", m_b, weights, biases, dtype)
+    _check_state("second moment", "v_W", v_W, "v_b", v_b, weights, biases, dtype)
+    lr, l2, l1, _ = check_hyper_parameters(dtype, lr, l2, l1)
+    for name, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
+        if check_positive(name, beta, allow_zero=True) >= 1:
+            raise ValueError(f"{name} must be in [0, 1), got {beta!r}")
+    epsilon = check_positive("epsilon", epsilon)
+    if (isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, np.integer)) or t < 0):
+        raise ValueError(f"t (the Adam steps already taken) must be an integer >= 0, got {t!r}")
+    scalar = np.dtype(dtype).type
+    return AdamArguments(X, Y, order, list(weights), list(biases), list(m_W), list(m_b),
+                         list(v_W), list(v_b), act_codes, loss, lr, l2, l1, scalar(beta_1),
+                         scalar(beta_2), scalar(epsilon), int(t), dtype)
 
 
 def check_perceptron_epoch(X, y, w, b):

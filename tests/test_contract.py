@@ -33,6 +33,17 @@ def epoch_args(**change):
     return args
 
 
+def adam_args(**change):
+    """The arguments of a valid Adam epoch, with ``change`` applied."""
+    args = epoch_args()
+    del args["vel_W"], args["vel_b"]
+    weights, biases = args["weights"], args["biases"]
+    args.update(m_W=[np.zeros_like(W) for W in weights], m_b=[np.zeros_like(b) for b in biases],
+                v_W=[np.zeros_like(W) for W in weights], v_b=[np.zeros_like(b) for b in biases])
+    args.update(change)
+    return args
+
+
 def read_only(a):
     a = a.copy()
     a.flags.writeable = False
@@ -115,6 +126,14 @@ BAD_CALLS = [
     ("minibatch_sgd_epoch", (), epoch_args(batch_size=0), "batch_size must be a positive"),
     ("minibatch_sgd_epoch", (), epoch_args(batch_size=True), "batch_size must be a positive"),
     ("minibatch_sgd_epoch", (), epoch_args(nesterov=1), "nesterov must be True or False"),
+    ("adam_epoch", (), adam_args(beta_1=1.0), "beta_1 must be in [0, 1)"),
+    ("adam_epoch", (), adam_args(epsilon=0.0), "epsilon must be finite and > 0"),
+    ("adam_epoch", (), adam_args(t=-1), "t (the Adam steps already taken) must be an integer"),
+    ("adam_epoch", (), adam_args(v_W=[np.zeros((3, 3)), vel_W[1]]),
+     "v_W[0] must have shape (4, 3)"),
+    ("adam_epoch", (), adam_args(m_b=vel_b[:1]), "need one first moment array per weight"),
+    ("minibatch_adam_epoch", (), adam_args(batch_size=0), "batch_size must be a positive"),
+    ("minibatch_adam_epoch", (), adam_args(beta_2=-0.1), "beta_2 must be finite and >= 0"),
     ("perceptron_epoch", (h, np.array([1, -1, 1, 0, 1]), np.zeros(4), np.zeros(1)), {},
      "y must hold labels -1 and +1"),
     ("perceptron_epoch", (h, np.ones(5), np.zeros(3), np.zeros(1)), {},

@@ -61,6 +61,8 @@ KERNELS = SimpleNamespace(
     forward=EPOCH_BUILD.forward,
     sgd_epoch=EPOCH_BUILD.sgd_epoch,
     minibatch_sgd_epoch=EPOCH_BUILD.minibatch_sgd_epoch,
+    adam_epoch=EPOCH_BUILD.adam_epoch,
+    minibatch_adam_epoch=EPOCH_BUILD.minibatch_adam_epoch,
     perceptron_epoch=_perceptron.perceptron_epoch,
 )
 

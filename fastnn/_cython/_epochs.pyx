@@ -15,7 +15,8 @@ from libc.stdint cimport int64_t
 from libc.string cimport memcpy
 
 from fastnn._cython._primitives cimport (
-    activate_vector, derivative, gemm, output_function_row, output_loss_grad_row, sgd_step_vector,
+    activate_vector, adam_rate, adam_step_vector, derivative, gemm, output_function_row,
+    output_loss_grad_row, sgd_step_vector,
 )
 
 cnp.import_array()
@@ -46,12 +47,16 @@ cdef enum:
 
 
 cdef struct Layers:
-    # a network of n_layers dense layers; sizes[0] inputs, sizes[k + 1] units of layer k
+    # a network of n_layers dense layers; sizes[0] inputs, sizes[k + 1] units of layer k; the
+    # optimiser's state per parameter: SGD's velocities, or Adam's first moments, in vel_*;
+    # Adam's second moments in sq_* (NULL for SGD)
     int n_layers
     void** W
     void** b
     void** vel_W
     void** vel_b
+    void** sq_W
+    void** sq_b
     Py_ssize_t* sizes
     Py_ssize_t widest
 
@@ -61,16 +66,19 @@ cdef class _Network:
     caller's lists keep alive for the duration of the call."""
     cdef Layers layers
 
-    def __cinit__(self, tuple weights, tuple biases, tuple vel_W=None, tuple vel_b=None):
+    def __cinit__(self, tuple weights, tuple biases, tuple vel_W=None, tuple vel_b=None,
+                  tuple sq_W=None, tuple sq_b=None):
         cdef int k, L = len(weights)
         self.layers.n_layers = L
-        self.layers.W = <void**>PyMem_Malloc(4 * L * sizeof(void*))
+        self.layers.W = <void**>PyMem_Malloc(6 * L * sizeof(void*))
         self.layers.sizes = <Py_ssize_t*>PyMem_Malloc((L + 1) * sizeof(Py_ssize_t))
         if self.layers.W == NULL or self.layers.sizes == NULL:
             raise MemoryError()
         self.layers.b = self.layers.W + L
         self.layers.vel_W = self.layers.W + 2 * L
         self.layers.vel_b = self.layers.W + 3 * L
+        self.layers.sq_W = self.layers.W + 4 * L
+        self.layers.sq_b = self.layers.W + 5 * L
         self.layers.sizes[0] = weights[0].shape[0]
         self.layers.widest = self.layers.sizes[0]
         for k in range(L):
@@ -78,6 +86,8 @@ cdef class _Network:
             self.layers.b[k] = cnp.PyArray_DATA(biases[k])
             self.layers.vel_W[k] = cnp.PyArray_DATA(vel_W[k]) if vel_W else NULL
             self.layers.vel_b[k] = cnp.PyArray_DATA(vel_b[k]) if vel_b else NULL
+            self.layers.sq_W[k] = cnp.PyArray_DATA(sq_W[k]) if sq_W else NULL
+            self.layers.sq_b[k] = cnp.PyArray_DATA(sq_b[k]) if sq_b else NULL
             self.layers.sizes[k + 1] = weights[k].shape[1]
             self.layers.widest = max(self.layers.widest, self.layers.sizes[k + 1])
 
@@ -347,6 +357,81 @@ cdef inline void _update_batch(floating* W, floating* b, floating* vel_W, floati
                     write_velocity)
 
 
+cdef double _forward_batch(const floating* X, const floating* Y, const int64_t* order,
+                           Py_ssize_t start, Py_ssize_t m, Layers net, const int* codes,
+                           int loss, floating* X_batch, floating* Y_batch, floating** A,
+                           floating* f, floating* grad) noexcept nogil:
+    """The batch of rows order[start:start + m] gathered into contiguous rows, propagated
+    forward (layer outputs in A[1..L]) and through the fused output (its gradient in grad);
+    returns the batch's summed loss."""
+    cdef Py_ssize_t r, k, L = net.n_layers
+    cdef Py_ssize_t* n = net.sizes
+    cdef floating** W = <floating**>net.W
+    cdef floating** b = <floating**>net.b
+    cdef const floating* h_in = X_batch
+    cdef double total = 0
+    for r in range(m):
+        memcpy(X_batch + r * n[0], X + order[start + r] * n[0], n[0] * sizeof(floating))
+        memcpy(Y_batch + r * n[L], Y + order[start + r] * n[L], n[L] * sizeof(floating))
+    for k in range(L):
+        gemm(c'N', c'N', m, n[k + 1], n[k], 1, h_in, n[k], W[k], n[k + 1], 0, A[k + 1], n[k + 1])
+        _add_bias_and_activate(A[k + 1], b[k], m, n[k + 1], codes[k] if k < L - 1 else 0,
+                               k < L - 1)
+        h_in = A[k + 1]
+    for r in range(m):
+        total += output_loss_grad_row(A[L] + r * n[L], Y_batch + r * n[L], n[L], loss,
+                                      f + r * n[L], grad + r * n[L])
+    return total
+
+
+cdef class _BatchBuffers:
+    """The buffers of a minibatch epoch in one array: the gathered batch, each layer's output
+    A[1..L], the output f, the gradients at a layer and below it, one layer's parameter
+    gradients. Offsets are in elements from :meth:`data`."""
+    cdef object work
+    cdef void** A
+    cdef public Py_ssize_t X_batch, Y_batch, f, grad, grad_below, grad_W, grad_b
+
+    def __cinit__(self, _Network net, Py_ssize_t batch_size, Py_ssize_t n_order, dtype):
+        cdef Py_ssize_t k, L = net.layers.n_layers, width = net.layers.widest
+        cdef Py_ssize_t rows = max(1, min(batch_size, n_order))
+        cdef Py_ssize_t largest = 0, at = 0, itemsize
+        cdef Py_ssize_t* n = net.layers.sizes
+        cdef char* base
+        for k in range(L):
+            largest = max(largest, n[k] * n[k + 1])
+        self.A = <void**>PyMem_Malloc((L + 1) * sizeof(void*))
+        if self.A == NULL:
+            raise MemoryError()
+        self.work = np.zeros(rows * (n[0] + 2 * n[L] + net.hidden_units() + 2 * width)
+                             + largest + width + 1, dtype=dtype)
+        base = <char*>cnp.PyArray_DATA(self.work)
+        itemsize = self.work.itemsize
+        self.X_batch = at
+        at += rows * n[0]
+        self.Y_batch = at
+        at += rows * n[L]
+        self.A[0] = NULL
+        for k in range(1, L + 1):
+            self.A[k] = base + at * itemsize
+            at += rows * n[k]
+        self.f = at
+        at += rows * n[L]
+        self.grad = at
+        at += rows * width
+        self.grad_below = at
+        at += rows * width
+        self.grad_W = at
+        at += largest
+        self.grad_b = at
+
+    def __dealloc__(self):
+        PyMem_Free(self.A)
+
+    cdef void* data(self):
+        return cnp.PyArray_DATA(self.work)
+
+
 cdef double _minibatch_epoch(const floating* X, const floating* Y, const int64_t* order,
                              Py_ssize_t n_order, Py_ssize_t batch_size, Layers net,
                              const int* codes, int loss, floating lr, floating l2, floating l1,
@@ -362,18 +447,8 @@ cdef double _minibatch_epoch(const floating* X, const floating* Y, const int64_t
     cdef double total = 0
     while start < n_order:
         m = min(batch_size, n_order - start)
-        # gather the batch I_t into contiguous rows
-        for r in range(m):
-            memcpy(X_batch + r * n[0], X + order[start + r] * n[0], n[0] * sizeof(floating))
-            memcpy(Y_batch + r * n[L], Y + order[start + r] * n[L], n[L] * sizeof(floating))
-        h_in = X_batch
-        for k in range(L):
-            gemm(c'N', c'N', m, n[k + 1], n[k], 1, h_in, n[k], W[k], n[k + 1], 0, A[k + 1], n[k + 1])
-            _add_bias_and_activate(A[k + 1], b[k], m, n[k + 1], codes[k] if k < L - 1 else 0, k < L - 1)
-            h_in = A[k + 1]
-        for r in range(m):
-            total += output_loss_grad_row(A[L] + r * n[L], Y_batch + r * n[L], n[L], loss,
-                                          f + r * n[L], grad + r * n[L])
+        total += _forward_batch(X, Y, order, start, m, net, codes, loss, X_batch, Y_batch, A, f,
+                                grad)
         for k in range(L - 1, -1, -1):
             h_in = X_batch if k == 0 else A[k]
             if k > 0:
@@ -398,40 +473,180 @@ def minibatch_sgd_epoch(const floating[:, ::1] X, const floating[:, ::1] Y,
                         double l1, double momentum, bint nesterov, Py_ssize_t batch_size):
     """One epoch of minibatch SGD, in place; returns the loss summed over the examples."""
     cdef _Network net = _Network(weights, biases, vel_W, vel_b)
-    cdef Py_ssize_t k, L = net.layers.n_layers, width = net.layers.widest
-    cdef Py_ssize_t rows = max(1, min(batch_size, order.shape[0]))
-    cdef Py_ssize_t largest_layer = 0
-    cdef floating** A = <floating**>PyMem_Malloc((L + 1) * sizeof(floating*))
-    cdef floating[::1] work
-    cdef floating* p
+    cdef _BatchBuffers buffers = _BatchBuffers(net, batch_size, order.shape[0],
+                                               np.float32 if floating is float else np.float64)
+    cdef floating* p = <floating*>buffers.data()
     cdef double total = 0
-    if A == NULL:
+    if order.shape[0]:
+        with nogil:
+            total = _minibatch_epoch(
+                &X[0, 0], &Y[0, 0], &order[0], order.shape[0], batch_size, net.layers,
+                &codes[0] if codes.shape[0] else NULL, loss, <floating>lr, <floating>l2,
+                <floating>l1, <floating>momentum, nesterov,
+                p + buffers.X_batch, p + buffers.Y_batch, <floating**>buffers.A, p + buffers.f,
+                p + buffers.grad, p + buffers.grad_below, p + buffers.grad_W,
+                p + buffers.grad_b)
+    return total
+
+
+# ----------------------------------------------------------------------------- Adam
+
+
+cdef double _adam_epoch(const floating* X, const floating* Y, const int64_t* order,
+                        Py_ssize_t n_order, Layers net, const int* codes, int loss, double lr,
+                        floating l2, floating l1, floating beta_1, floating beta_2,
+                        floating epsilon, int64_t t0, floating** H, floating* f, floating* grad,
+                        floating* grad_below) noexcept nogil:
+    """Per-example Adam: for each example, forward propagation, then from the top layer down
+    the gradient below (from each row of W before its update) and the Adam step of each row
+    and of the bias."""
+    cdef Py_ssize_t t, k, i, j, L = net.n_layers
+    cdef Py_ssize_t* n = net.sizes
+    cdef floating** W = <floating**>net.W
+    cdef floating** b = <floating**>net.b
+    cdef floating** m_W = <floating**>net.vel_W
+    cdef floating** m_b = <floating**>net.vel_b
+    cdef floating** v_W = <floating**>net.sq_W
+    cdef floating** v_b = <floating**>net.sq_b
+    cdef const floating* x
+    cdef const floating* h_in
+    cdef floating* row
+    cdef floating* swap
+    cdef floating s, lr_t
+    cdef double total = 0
+    for t in range(n_order):
+        x = X + order[t] * n[0]
+        h_in = x
+        for k in range(L):
+            _forward_example(h_in, W[k], b[k], n[k], n[k + 1], H[k + 1])
+            if k < L - 1:
+                activate_vector(H[k + 1], n[k + 1], codes[k])
+            h_in = H[k + 1]
+        total += output_loss_grad_row(H[L], Y + order[t] * n[L], n[L], loss, f, grad)
+        lr_t = <floating>adam_rate(lr, beta_1, beta_2, <double>(t0 + t + 1))
+        for k in range(L - 1, -1, -1):
+            h_in = x if k == 0 else H[k]
+            for i in range(n[k]):
+                row = W[k] + i * n[k + 1]
+                if k > 0:
+                    s = 0
+                    for j in range(n[k + 1]):
+                        s += row[j] * grad[j]
+                    grad_below[i] = s * derivative(h_in[i], codes[k - 1])
+                adam_step_vector(row, m_W[k] + i * n[k + 1], v_W[k] + i * n[k + 1], grad,
+                                 h_in[i], False, n[k + 1], lr_t, l2, l1, True, beta_1, beta_2,
+                                 epsilon)
+            adam_step_vector(b[k], m_b[k], v_b[k], grad, 1, False, n[k + 1], lr_t, 0, 0, False,
+                             beta_1, beta_2, epsilon)
+            swap = grad
+            grad = grad_below
+            grad_below = swap
+    return total
+
+
+def adam_epoch(const floating[:, ::1] X, const floating[:, ::1] Y, const int64_t[::1] order,
+               tuple weights, tuple biases, tuple m_W, tuple m_b, tuple v_W, tuple v_b,
+               const int[::1] codes, int loss, double lr, double l2, double l1, double beta_1,
+               double beta_2, double epsilon, int64_t t):
+    """One epoch of per-example Adam, in place, ``t`` steps taken before; returns the loss
+    summed over the examples."""
+    cdef _Network net = _Network(weights, biases, m_W, m_b, v_W, v_b)
+    cdef Py_ssize_t k, L = net.layers.n_layers, width = net.layers.widest
+    cdef floating[::1] work = np.zeros(net.hidden_units() + 3 * width + 1,
+                                       dtype=np.float32 if floating is float else np.float64)
+    cdef floating** H = <floating**>PyMem_Malloc((L + 1) * sizeof(floating*))
+    cdef floating* p = &work[0]
+    cdef double total = 0
+    if H == NULL:
         raise MemoryError()
     try:
-        for k in range(L):
-            largest_layer = max(largest_layer, net.layers.sizes[k] * net.layers.sizes[k + 1])
-        # X_batch, Y_batch, A[1..L], f, grad, grad_below, grad_W, grad_b
-        work = np.zeros(rows * (net.layers.sizes[0] + 2 * net.layers.sizes[L] + net.hidden_units()
-                                + 2 * width) + largest_layer + width + 1,
-                        dtype=np.float32 if floating is float else np.float64)
-        p = &work[0]
-        A[0] = NULL
+        H[0] = NULL
         for k in range(1, L + 1):
-            A[k] = p
-            p += rows * net.layers.sizes[k]
+            H[k] = p
+            p += net.layers.sizes[k]
         if order.shape[0]:
             with nogil:
-                total = _minibatch_epoch(
-                    &X[0, 0], &Y[0, 0], &order[0], order.shape[0], batch_size, net.layers,
-                    &codes[0] if codes.shape[0] else NULL, loss, <floating>lr, <floating>l2,
-                    <floating>l1, <floating>momentum, nesterov,
-                    p, p + rows * net.layers.sizes[0],                            # X_batch, Y_batch
-                    A, p + rows * (net.layers.sizes[0] + net.layers.sizes[L]),    # f
-                    p + rows * (net.layers.sizes[0] + 2 * net.layers.sizes[L]),   # grad
-                    p + rows * (net.layers.sizes[0] + 2 * net.layers.sizes[L] + width),  # grad_below
-                    p + rows * (net.layers.sizes[0] + 2 * net.layers.sizes[L] + 2 * width),  # grad_W
-                    p + rows * (net.layers.sizes[0] + 2 * net.layers.sizes[L] + 2 * width)
-                    + largest_layer)                                              # grad_b
+                total = _adam_epoch(&X[0, 0], &Y[0, 0], &order[0], order.shape[0], net.layers,
+                                    &codes[0] if codes.shape[0] else NULL, loss, lr,
+                                    <floating>l2, <floating>l1, <floating>beta_1,
+                                    <floating>beta_2, <floating>epsilon, t, H, p, p + width,
+                                    p + 2 * width)
     finally:
-        PyMem_Free(A)
+        PyMem_Free(H)
+    return total
+
+
+cdef double _minibatch_adam_epoch(const floating* X, const floating* Y, const int64_t* order,
+                                  Py_ssize_t n_order, Py_ssize_t batch_size, Layers net,
+                                  const int* codes, int loss, double lr, floating l2,
+                                  floating l1, floating beta_1, floating beta_2,
+                                  floating epsilon, int64_t t0, floating* X_batch,
+                                  floating* Y_batch, floating** A, floating* f, floating* grad,
+                                  floating* grad_below, floating* grad_W,
+                                  floating* grad_b) noexcept nogil:
+    """Minibatch Adam: per batch, forward propagation, then from the top layer down the
+    gradient below (with the weights before the update), the summed parameter gradients (one
+    gemm) and the Adam step with their mean."""
+    cdef Py_ssize_t start = 0, m, r, i, j, k, step = 0, L = net.n_layers
+    cdef Py_ssize_t* n = net.sizes
+    cdef floating** W = <floating**>net.W
+    cdef floating** b = <floating**>net.b
+    cdef const floating* h_in
+    cdef floating* swap
+    cdef floating lr_t
+    cdef double total = 0
+    while start < n_order:
+        m = min(batch_size, n_order - start)
+        total += _forward_batch(X, Y, order, start, m, net, codes, loss, X_batch, Y_batch, A, f,
+                                grad)
+        step += 1
+        lr_t = <floating>adam_rate(lr, beta_1, beta_2, <double>(t0 + step))
+        for k in range(L - 1, -1, -1):
+            h_in = X_batch if k == 0 else A[k]
+            if k > 0:
+                gemm(c'N', c'T', m, n[k], n[k + 1], 1, grad, n[k + 1], W[k], n[k + 1],
+                     0, grad_below, n[k])
+                for i in range(m * n[k]):
+                    grad_below[i] = grad_below[i] * derivative(A[k][i], codes[k - 1])
+            for j in range(n[k + 1]):
+                grad_b[j] = 0
+            for r in range(m):
+                for j in range(n[k + 1]):
+                    grad_b[j] += grad[r * n[k + 1] + j]
+            gemm(c'T', c'N', n[k], n[k + 1], m, 1, h_in, n[k], grad, n[k + 1], 0, grad_W,
+                 n[k + 1])
+            adam_step_vector(W[k], <floating*>net.vel_W[k], <floating*>net.sq_W[k], grad_W,
+                             <floating>m, True, n[k] * n[k + 1], lr_t, l2, l1, True, beta_1,
+                             beta_2, epsilon)
+            adam_step_vector(b[k], <floating*>net.vel_b[k], <floating*>net.sq_b[k], grad_b,
+                             <floating>m, True, n[k + 1], lr_t, 0, 0, False, beta_1, beta_2,
+                             epsilon)
+            swap = grad
+            grad = grad_below
+            grad_below = swap
+        start += m
+    return total
+
+
+def minibatch_adam_epoch(const floating[:, ::1] X, const floating[:, ::1] Y,
+                         const int64_t[::1] order, tuple weights, tuple biases, tuple m_W,
+                         tuple m_b, tuple v_W, tuple v_b, const int[::1] codes, int loss,
+                         double lr, double l2, double l1, double beta_1, double beta_2,
+                         double epsilon, int64_t t, Py_ssize_t batch_size):
+    """One epoch of minibatch Adam, in place, ``t`` steps taken before; returns the loss
+    summed over the examples."""
+    cdef _Network net = _Network(weights, biases, m_W, m_b, v_W, v_b)
+    cdef _BatchBuffers buffers = _BatchBuffers(net, batch_size, order.shape[0],
+                                               np.float32 if floating is float else np.float64)
+    cdef floating* p = <floating*>buffers.data()
+    cdef double total = 0
+    if order.shape[0]:
+        with nogil:
+            total = _minibatch_adam_epoch(
+                &X[0, 0], &Y[0, 0], &order[0], order.shape[0], batch_size, net.layers,
+                &codes[0] if codes.shape[0] else NULL, loss, lr, <floating>l2, <floating>l1,
+                <floating>beta_1, <floating>beta_2, <floating>epsilon, t,
+                p + buffers.X_batch, p + buffers.Y_batch, <floating**>buffers.A, p + buffers.f,
+                p + buffers.grad, p + buffers.grad_below, p + buffers.grad_W,
+                p + buffers.grad_b)
     return total

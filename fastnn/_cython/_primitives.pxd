@@ -7,7 +7,7 @@ The order of operations follows :mod:`fastnn.reference` term by term, so that a 
 agrees with the reference to rounding, not merely to a tolerance.
 """
 from cython cimport floating
-from libc.math cimport exp, expf, fabs, fabsf, log, log1p, log1pf, logf, tanh
+from libc.math cimport exp, expf, fabs, fabsf, log, log1p, log1pf, logf, pow, sqrt, sqrtf, tanh
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 # the codes of fastnn.codes (checked against it by the tests)
@@ -43,6 +43,13 @@ cdef inline floating _log1p(floating x) noexcept nogil:
         return log1pf(x)
     else:
         return log1p(x)
+
+
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
 
 
 cdef inline floating _abs(floating x) noexcept nogil:
@@ -314,3 +321,35 @@ cdef inline void gemm(char trans_a, char trans_b, int m, int n, int k, floating 
     else:
         dgemm(&trans_b, &trans_a, &n, &m, &k, &alpha, <double*>B, &ldb, <double*>A, &lda,
               &beta, C, &ldc)
+
+
+cdef inline double adam_rate(double lr, double beta_1, double beta_2, double t) noexcept nogil:
+    """Adam's bias-corrected step size at step t: lr sqrt(1 - beta_2^t) / (1 - beta_1^t), in
+    double precision as the reference's ``adam_learning_rate``."""
+    return lr * sqrt(1.0 - pow(beta_2, t)) / (1.0 - pow(beta_1, t))
+
+
+cdef inline void adam_step_vector(floating* w, floating* m, floating* v, const floating* g,
+                                  floating scale, bint divide, Py_ssize_t n, floating lr_t,
+                                  floating l2, floating l1, bint decay, floating beta_1,
+                                  floating beta_2, floating epsilon) noexcept nogil:
+    """One Adam step on n contiguous parameters, the reference's ``adam_step`` term by term,
+    with the gradient of entry j ``g[j] / scale`` (``divide``) or ``scale * g[j]``, plus for
+    weights (``decay``) the regulariser's l2 2w + l1 sign(w)."""
+    cdef Py_ssize_t j
+    cdef floating grad, mj, vj
+    for j in range(n):
+        grad = _gradient(g, j, scale, divide)
+        if decay:
+            if l2 != 0:
+                grad = grad + l2 * (2 * w[j])
+            if l1 != 0:
+                if w[j] > 0:
+                    grad = grad + l1
+                elif w[j] < 0:
+                    grad = grad - l1
+        mj = beta_1 * m[j] + (1 - beta_1) * grad
+        vj = beta_2 * v[j] + (1 - beta_2) * (grad * grad)
+        m[j] = mj
+        v[j] = vj
+        w[j] = w[j] + (-lr_t * mj) / (_sqrt(vj) + epsilon)

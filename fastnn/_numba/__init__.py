@@ -14,7 +14,8 @@ from .activations import activation_derivative_kernel, activation_kernel
 from .dense import (backward_input_kernel, backward_params_kernel, dense_forward_kernel,
                     dense_update_kernel)
 from .losses import output_loss_grad_kernel
-from .mlp import forward_kernel, minibatch_sgd_epoch_kernel, sgd_epoch_kernel
+from .mlp import (adam_epoch_kernel, forward_kernel, minibatch_adam_epoch_kernel,
+                  minibatch_sgd_epoch_kernel, sgd_epoch_kernel)
 from .perceptron import perceptron_epoch_kernel
 
 
@@ -41,6 +42,8 @@ KERNELS = SimpleNamespace(
     forward=_forward,
     sgd_epoch=sgd_epoch_kernel,
     minibatch_sgd_epoch=minibatch_sgd_epoch_kernel,
+    adam_epoch=adam_epoch_kernel,
+    minibatch_adam_epoch=minibatch_adam_epoch_kernel,
     perceptron_epoch=perceptron_epoch_kernel,
 )
 

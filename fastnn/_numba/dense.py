@@ -150,3 +150,44 @@ def update_with_scratch(W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, 
     sgd_step_kernel(W.reshape(-1), gW, vel_W.reshape(-1), lr, l2, l1, momentum, nesterov)
     zero = type(lr)(0)
     sgd_step_kernel(b, grad_b, vel_b, lr, zero, zero, momentum, nesterov)
+
+
+@jit
+def adam_step_kernel(param, grad, m, v, lr_t, beta_1, beta_2, epsilon):
+    """One Adam step on flat arrays, in place, in the order of the reference's ``adam_step``:
+    m <- b1 m + (1 - b1) g ; v <- b2 v + (1 - b2) g^2 ; param <- param - lr_t m / (sqrt v + eps)."""
+    one = type(lr_t)(1)
+    for i in range(param.shape[0]):
+        g = grad[i]
+        mi = beta_1 * m[i] + (one - beta_1) * g
+        vi = beta_2 * v[i] + (one - beta_2) * (g * g)
+        m[i] = mi
+        v[i] = vi
+        param[i] = param[i] + (-lr_t * mi) / (np.sqrt(vi) + epsilon)
+
+
+@jit
+def adam_update_with_scratch(W, b, h_in, grad_a, m_W, m_b, v_W, v_b, lr_t, l2, l1, beta_1,
+                             beta_2, epsilon, grad_W, grad_b):
+    """One layer's Adam step from a batch: the gradient averaged over the rows plus, for W,
+    the regulariser's l2 2W + l1 sign W; ``grad_W``, ``grad_b`` are scratch of W's and b's
+    shapes."""
+    n = type(lr_t)(grad_a.shape[0])
+    zero = type(lr_t)(0)
+    two = type(lr_t)(2)
+    backward_params_kernel(grad_a, h_in, grad_W, grad_b)
+    gW, w = grad_W.reshape(-1), W.reshape(-1)
+    for i in range(gW.shape[0]):
+        g = gW[i] / n
+        if l2 != zero:
+            g = g + l2 * (two * w[i])
+        if l1 != zero:
+            if w[i] > zero:
+                g = g + l1
+            elif w[i] < zero:
+                g = g - l1
+        gW[i] = g
+    for j in range(grad_b.shape[0]):
+        grad_b[j] = grad_b[j] / n
+    adam_step_kernel(w, gW, m_W.reshape(-1), v_W.reshape(-1), lr_t, beta_1, beta_2, epsilon)
+    adam_step_kernel(b, grad_b, m_b, v_b, lr_t, beta_1, beta_2, epsilon)

@@ -14,12 +14,15 @@ is the same whether or not v is stored, so the epochs store it only on their las
 where it is observable. The step's settings travel as one tuple ``rule = (lr, l2, l1,
 momentum, nesterov, write_velocity)``.
 """
+import math
+
 import numpy as np
 
 from .. import codes
 from ._jit import jit
 from .activations import activate_inplace, derivative
-from .dense import backward_input_kernel, dense_forward_kernel, forward_row, update_with_scratch
+from .dense import (adam_update_with_scratch, backward_input_kernel, dense_forward_kernel,
+                    forward_row, update_with_scratch)
 from .losses import output_function_row, output_loss_grad_kernel, output_row
 
 IDENTITY = codes.IDENTITY
@@ -86,15 +89,20 @@ def _is_plain(rule):
 
 
 @jit
+def _gradient_below(W, i, g):
+    """W[i, :] . g: the gradient reaching input i of a layer, before its activation's g'."""
+    acc = type(g[0])(0)
+    for j in range(W.shape[1]):
+        acc += W[i, j] * g[j]
+    return acc
+
+
+@jit
 def _backprop_and_update(W, V, h_in, g, below, code_below, rule):
     """A layer above the first, for one example: below[i] = (W[i, :] . g) g'(h_in[i]) from
     row i of W *before* its update, then row i's SGD step with gradient h_in[i] g."""
-    zero = type(rule[0])(0)
     for i in range(W.shape[0]):
-        acc = zero
-        for j in range(W.shape[1]):
-            acc += W[i, j] * g[j]
-        below[i] = acc * derivative(h_in[i], code_below)
+        below[i] = _gradient_below(W, i, g) * derivative(h_in[i], code_below)
         _step_row(W, V, i, h_in[i], g, rule, True)
 
 
@@ -221,6 +229,36 @@ def _block(buffer, offsets, k, m, width):
 
 
 @jit
+def _gradient_scratch(weights, X):
+    """Buffers for one layer's parameter gradients, large enough for the largest layer."""
+    largest, widest = 0, 0
+    for k in range(len(weights)):
+        largest = max(largest, weights[k].shape[0] * weights[k].shape[1])
+        widest = max(widest, weights[k].shape[1])
+    return np.empty(largest, dtype=X.dtype), np.empty(widest, dtype=X.dtype)
+
+
+@jit
+def _minibatch_forward(X, Y, order, start, m, weights, biases, act_codes, loss, Xb, Yb, F, hs,
+                       grads, offsets):
+    """The batch of rows order[start:start + m] gathered into Xb, Yb, propagated forward
+    (layer outputs into hs) and through the fused output (gradient into the last block of
+    grads); returns the batch's summed loss."""
+    n_layers = len(weights)
+    for r in range(m):
+        Xb[r, :] = X[order[start + r]]
+        Yb[r, :] = Y[order[start + r]]
+    for k in range(n_layers):
+        code = act_codes[k] if k < n_layers - 1 else IDENTITY
+        n_in, width = weights[k].shape
+        h_in = Xb[:m] if k == 0 else _block(hs, offsets, k - 1, m, n_in)
+        dense_forward_kernel(h_in, weights[k], biases[k], code, _block(hs, offsets, k, m, width))
+    top, width = n_layers - 1, weights[n_layers - 1].shape[1]
+    return output_loss_grad_kernel(_block(hs, offsets, top, m, width), Yb[:m], loss, F[:m],
+                                   _block(grads, offsets, top, m, width))
+
+
+@jit
 def minibatch_sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_codes, loss,
                                lr, l2, l1, momentum, nesterov, batch_size):
     """One epoch of minibatch SGD; returns the summed loss."""
@@ -232,25 +270,12 @@ def minibatch_sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_c
     F = np.empty((rows, Y.shape[1]), dtype=X.dtype)        # the network's output
     hs, offsets = _layer_buffers(weights, rows, X)         # layer k's output, (rows, n_k)
     grads = np.empty_like(hs)                              # and its pre-activation gradient
-    largest = 0
-    for k in range(n_layers):
-        largest = max(largest, weights[k].shape[0] * weights[k].shape[1])
-    grad_W = np.empty(largest, dtype=X.dtype)              # a layer's parameter gradients
-    grad_b = np.empty(hs.shape[0] // rows, dtype=X.dtype)
+    grad_W, grad_b = _gradient_scratch(weights, X)        # a layer's parameter gradients
     total = 0.0
     for start in range(0, n, batch_size):
         m = min(batch_size, n - start)
-        for r in range(m):
-            Xb[r, :] = X[order[start + r]]
-            Yb[r, :] = Y[order[start + r]]
-        for k in range(n_layers):
-            code = act_codes[k] if k < n_layers - 1 else IDENTITY
-            n_in, width = weights[k].shape
-            h_in = Xb[:m] if k == 0 else _block(hs, offsets, k - 1, m, n_in)
-            dense_forward_kernel(h_in, weights[k], biases[k], code, _block(hs, offsets, k, m, width))
-        top, width = n_layers - 1, weights[n_layers - 1].shape[1]
-        total += output_loss_grad_kernel(_block(hs, offsets, top, m, width), Yb[:m], loss, F[:m],
-                                         _block(grads, offsets, top, m, width))
+        total += _minibatch_forward(X, Y, order, start, m, weights, biases, act_codes, loss,
+                                    Xb, Yb, F, hs, grads, offsets)
         for k in range(n_layers - 1, -1, -1):
             n_in, width = weights[k].shape
             g = _block(grads, offsets, k, m, width)
@@ -261,4 +286,111 @@ def minibatch_sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_c
             update_with_scratch(weights[k], biases[k], h_in, g, vel_W[k], vel_b[k], lr, l2, l1,
                                 momentum, nesterov, grad_W[:n_in * width].reshape((n_in, width)),
                                 grad_b[:width])
+    return total
+
+
+@jit
+def adam_rate(lr, beta_1, beta_2, t):
+    """Adam's bias-corrected step size at step t, computed in float64 as the reference's
+    ``adam_learning_rate``, returned in lr's dtype."""
+    value = float(lr) * math.sqrt(1.0 - math.pow(float(beta_2), float(t))) / (
+        1.0 - math.pow(float(beta_1), float(t)))
+    return type(lr)(value)
+
+
+@jit
+def _adam_row(W, M, V, i, grad_scale, g, rule, decay):
+    """The Adam step of row i of W (moments M, V), whose gradient is ``grad_scale * g`` plus,
+    when ``decay``, the regulariser's l2 2w + l1 sign w; rule = (lr_t, l2, l1, beta_1, beta_2,
+    epsilon)."""
+    lr_t, l2, l1, beta_1, beta_2, epsilon = rule
+    zero = type(lr_t)(0)
+    one = type(lr_t)(1)
+    two = type(lr_t)(2)
+    for j in range(W.shape[1]):
+        p = W[i, j]
+        grad = grad_scale * g[j]
+        if decay:
+            if l2 != zero:
+                grad = grad + l2 * (two * p)
+            if l1 != zero:
+                if p > zero:
+                    grad = grad + l1
+                elif p < zero:
+                    grad = grad - l1
+        m = beta_1 * M[i, j] + (one - beta_1) * grad
+        v = beta_2 * V[i, j] + (one - beta_2) * (grad * grad)
+        M[i, j] = m
+        V[i, j] = v
+        W[i, j] = p + (-lr_t * m) / (np.sqrt(v) + epsilon)
+
+
+@jit
+def adam_epoch_kernel(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, act_codes, loss,
+                      lr, l2, l1, beta_1, beta_2, epsilon, t):
+    """One epoch of per-example Adam over the rows ``order``, ``t`` steps taken before;
+    returns the summed loss."""
+    n_layers = len(weights)
+    hs, offsets = _layer_buffers(weights, 1, X)
+    grads = np.empty_like(hs)
+    f = np.empty(weights[n_layers - 1].shape[1], dtype=X.dtype)
+    one = type(lr)(1)
+    total = 0.0
+    for step in range(order.shape[0]):
+        row = order[step]
+        x = X[row]
+        for k in range(n_layers):
+            code = act_codes[k] if k < n_layers - 1 else IDENTITY
+            h_in = x if k == 0 else hs[offsets[k - 1]:offsets[k]]
+            forward_row(h_in, weights[k], biases[k], code, hs[offsets[k]:offsets[k + 1]])
+        top = offsets[n_layers - 1]
+        total += output_row(hs[top:], Y[row], loss, f, grads[top:])
+        rule = (adam_rate(lr, beta_1, beta_2, t + step + 1), l2, l1, beta_1, beta_2, epsilon)
+        for k in range(n_layers - 1, -1, -1):
+            g = grads[offsets[k]:offsets[k + 1]]
+            n_b = biases[k].shape[0]
+            _adam_row(biases[k].reshape((1, n_b)), m_b[k].reshape((1, n_b)),
+                      v_b[k].reshape((1, n_b)), 0, one, g, rule, False)
+            W = weights[k]
+            for i in range(W.shape[0]):
+                if k > 0:  # the gradient below, from row i before its update
+                    h_i = hs[offsets[k - 1] + i]
+                    grads[offsets[k - 1] + i] = (_gradient_below(W, i, g)
+                                                 * derivative(h_i, act_codes[k - 1]))
+                    _adam_row(W, m_W[k], v_W[k], i, h_i, g, rule, True)
+                else:
+                    _adam_row(W, m_W[k], v_W[k], i, x[i], g, rule, True)
+    return total
+
+
+@jit
+def minibatch_adam_epoch_kernel(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, act_codes,
+                                loss, lr, l2, l1, beta_1, beta_2, epsilon, t, batch_size):
+    """One epoch of minibatch Adam, ``t`` steps taken before; returns the summed loss."""
+    n_layers = len(weights)
+    n = order.shape[0]
+    rows = min(batch_size, n)
+    Xb = np.empty((rows, X.shape[1]), dtype=X.dtype)
+    Yb = np.empty((rows, Y.shape[1]), dtype=X.dtype)
+    F = np.empty((rows, Y.shape[1]), dtype=X.dtype)
+    hs, offsets = _layer_buffers(weights, rows, X)
+    grads = np.empty_like(hs)
+    grad_W, grad_b = _gradient_scratch(weights, X)
+    total = 0.0
+    for step, start in enumerate(range(0, n, batch_size)):
+        m = min(batch_size, n - start)
+        total += _minibatch_forward(X, Y, order, start, m, weights, biases, act_codes, loss,
+                                    Xb, Yb, F, hs, grads, offsets)
+        lr_t = adam_rate(lr, beta_1, beta_2, t + step + 1)
+        for k in range(n_layers - 1, -1, -1):
+            n_in, width = weights[k].shape
+            g = _block(grads, offsets, k, m, width)
+            h_in = Xb[:m] if k == 0 else _block(hs, offsets, k - 1, m, n_in)
+            if k > 0:  # with the weights before this layer's update
+                backward_input_kernel(g, weights[k], h_in, act_codes[k - 1],
+                                      _block(grads, offsets, k - 1, m, n_in))
+            adam_update_with_scratch(weights[k], biases[k], h_in, g, m_W[k], m_b[k], v_W[k],
+                                     v_b[k], lr_t, l2, l1, beta_1, beta_2, epsilon,
+                                     grad_W[:n_in * width].reshape((n_in, width)),
+                                     grad_b[:width])
     return total

@@ -8,8 +8,8 @@ from .activations import (
     sigmoid, sigmoid_derivative, tanh, tanh_derivative, threshold, threshold_derivative,
 )
 from .dense import (
-    dense_backward_input, dense_backward_params, dense_forward, dense_update, pre_activation,
-    sgd_step,
+    adam_learning_rate, adam_step, dense_backward_input, dense_backward_params, dense_forward,
+    dense_update, pre_activation, sgd_step,
 )
 from .init import glorot_uniform, init_mlp, zeros
 from .losses import (
@@ -17,7 +17,8 @@ from .losses import (
     output_loss_grad, softmax, softmax_nll, softmax_nll_grad, squared_loss, squared_loss_grad,
     zero_one_loss,
 )
-from .mlp import forward, minibatch_sgd_epoch, mlp_gradients, mlp_loss, sgd_epoch
+from .mlp import (adam_epoch, forward, minibatch_adam_epoch, minibatch_sgd_epoch, mlp_gradients,
+                  mlp_loss, sgd_epoch)
 from .perceptron import PerceptronResult, perceptron_algorithm, perceptron_epoch
 from .regularization import l1_grad, l1_penalty, l2_grad, l2_penalty
 

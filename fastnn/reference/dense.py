@@ -5,6 +5,10 @@ lecture's W^(k), so that a batch of rows ``h`` (n, n_in) maps to ``h @ W``.
 """
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from .. import codes
 from .._contract import (check_dense_backward_input, check_dense_backward_params,
                          check_dense_forward, check_dense_update, into)
@@ -64,6 +68,28 @@ def sgd_step(param, grad, velocity, lr, l2=0.0, l1=0.0, momentum=0.0, nesterov=F
         param += momentum * velocity + lr * delta
     else:
         param += velocity
+
+
+def adam_learning_rate(lr, beta_1, beta_2, t):
+    """Adam's bias-corrected step size at step t (counted from 1), as scikit-learn computes
+    it: lr_t = lr sqrt(1 - beta_2^t) / (1 - beta_1^t), in float64, returned in lr's dtype."""
+    value = float(lr) * math.sqrt(1.0 - math.pow(float(beta_2), t)) / (
+        1.0 - math.pow(float(beta_1), t))
+    return type(lr)(value)
+
+
+def adam_step(param, grad, m, v, lr_t, beta_1, beta_2, epsilon):
+    """One Adam step on ``param`` in place (Kingma & Ba, 2015, as scikit-learn computes it):
+
+    m <- beta_1 m + (1 - beta_1) grad            (first moment)
+    v <- beta_2 v + (1 - beta_2) grad^2          (second moment)
+    param <- param - lr_t m / (sqrt(v) + epsilon)
+
+    with ``lr_t`` from :func:`adam_learning_rate`. ``grad`` includes the regulariser's
+    gradient for weights (none for biases)."""
+    m[...] = beta_1 * m + (1 - beta_1) * grad
+    v[...] = beta_2 * v + (1 - beta_2) * (grad * grad)
+    param += (-lr_t * m) / (np.sqrt(v) + epsilon)
 
 
 def dense_update(W, b, h_in, grad_a, vel_W, vel_b, lr, l2=0.0, l1=0.0, momentum=0.0, nesterov=False):

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._contract import (check_batch_size, check_epoch, check_forward, check_network,
-                         network_codes)
+from .._contract import (check_adam_epoch, check_batch_size, check_epoch, check_forward,
+                         check_network, network_codes)
 from .._validation import check_array, check_same_rows
 from .activations import ACTIVATION_FUNCTIONS, DERIVATIVE_FUNCTIONS
-from .dense import minibatch_step, sgd_step
+from .dense import adam_learning_rate, adam_step, minibatch_step, sgd_step
 from .losses import fused_output, output_function, output_loss_grad
 from .regularization import l1_grad, l1_penalty, l2_grad, l2_penalty
 
@@ -138,3 +138,46 @@ def minibatch_sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations,
                            lr, l2, l1, momentum, nesterov)
             grad_a = grad_below
     return total / max(len(order), 1)
+
+
+def adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activations, loss, lr,
+               l2=0.0, l1=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8, t=0):
+    """One epoch of per-example Adam: for each example in ``order``, backpropagation then one
+    :func:`~fastnn.reference.adam_step` of every parameter, the gradient of weights including
+    the regulariser's (l2 2W + l1 sign W). Parameters and moments are updated in place; ``t``
+    is the number of Adam steps taken before this epoch (the epoch takes ``len(order)``).
+    Returns the mean per-example loss, each measured before the update it causes."""
+    e = check_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activations, loss,
+                         lr, l2, l1, beta_1, beta_2, epsilon, t)
+    return _adam_epoch(e, 1)
+
+
+def minibatch_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activations, loss,
+                         lr, l2=0.0, l1=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8, t=0,
+                         batch_size=32):
+    """One epoch of minibatch Adam: :func:`adam_epoch` with the gradient averaged over
+    batches of ``batch_size`` rows of ``order`` (the last may be smaller), one step a batch."""
+    e = check_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activations, loss,
+                         lr, l2, l1, beta_1, beta_2, epsilon, t)
+    return _adam_epoch(e, check_batch_size(batch_size))
+
+
+def _adam_epoch(e, batch_size):
+    total = 0.0
+    for step, start in enumerate(range(0, len(e.order), batch_size)):
+        rows = e.order[start:start + batch_size]
+        hs = _fprop(e.X[rows], e.weights, e.biases, e.activations)
+        f, grad_a = np.empty_like(hs[-1]), np.empty_like(hs[-1])
+        total += fused_output(hs[-1], e.Y[rows], e.loss, f, grad_a)
+        grads_W, grads_b = _bprop(hs, grad_a, e.weights, e.activations)  # before any update
+        lr_t = adam_learning_rate(e.lr, e.beta_1, e.beta_2, e.t + step + 1)
+        for k, (W, b) in enumerate(zip(e.weights, e.biases)):
+            grad_W = grads_W[k] / len(rows)
+            if e.l2:
+                grad_W = grad_W + e.l2 * l2_grad(W)
+            if e.l1:
+                grad_W = grad_W + e.l1 * l1_grad(W)
+            adam_step(W, grad_W, e.m_W[k], e.v_W[k], lr_t, e.beta_1, e.beta_2, e.epsilon)
+            adam_step(b, grads_b[k] / len(rows), e.m_b[k], e.v_b[k], lr_t, e.beta_1, e.beta_2,
+                      e.epsilon)
+    return total / max(len(e.order), 1)
