@@ -17,6 +17,7 @@ _LAZY = {
     "Perceptron": "fastnn.estimators",
     "load": "fastnn.estimators",
     "TrainingDivergedError": "fastnn.train",
+    "LossGrowthWarning": "fastnn.train",
     "ModelFileError": "fastnn._persistence",
 }
 

@@ -1,10 +1,13 @@
 """The epoch loop: shuffling, minibatching, schedules, early stopping, callbacks, progress.
 
 One call of :func:`run_epochs` trains a :class:`Network` in place for up to ``max_epochs``
-epochs. Each epoch is one call of a backend kernel -- ``sgd_epoch`` (the fused per-example
-loop) when the batch size is 1, ``minibatch_sgd_epoch`` otherwise -- over the rows in an order
-drawn from a NumPy Generator, so the result does not depend on the backend and a rerun with the
-same seed gives the same weights bit for bit.
+epochs. Each epoch runs a backend's fused epoch -- ``sgd_epoch`` (per-example SGD) when the
+batch size is 1, ``minibatch_sgd_epoch`` otherwise -- over the rows in an order drawn from a
+NumPy Generator, so the result does not depend on the backend and a rerun with the same seed
+gives the same weights bit for bit. The epoch is cut into consecutive slices of that order
+(:class:`EpochSlicer`), one call each: a compiled call does not see Ctrl-C, so slices short in
+time let an interrupt stop training within a fraction of a second; slices of whole batches
+give the same weights, bit for bit, as one call over the whole epoch.
 
 Between epochs the loop records the loss, updates the learning-rate schedule
 (:mod:`fastnn.schedules`), checks for divergence, applies the stopping rule (the same rules as
@@ -13,6 +16,7 @@ scikit-learn's ``MLPClassifier``) and calls the callbacks.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,9 +25,21 @@ from .reference.init import init_mlp
 from .reference.regularization import l1_penalty, l2_penalty
 
 
-class TrainingDivergedError(FloatingPointError):
-    """The training loss or a weight became NaN or infinite; the network was put back to the
-    parameters it had at the end of the last finite epoch."""
+#: The loss-growth rule: an epoch whose loss exceeds this many times the loss of the first
+#: epoch of the loss curve is reported by a :class:`LossGrowthWarning`.
+LOSS_GROWTH_FACTOR = 1e3
+
+
+class TrainingDivergedError(ValueError):
+    """The training loss or a weight became NaN or infinite (a ValueError, as scikit-learn
+    raises for non-finite weights); :func:`run_epochs` put the network back to the parameters
+    it had at the end of the last finite epoch."""
+
+
+class LossGrowthWarning(UserWarning):
+    """The training loss stayed finite but grew by orders of magnitude: the last epoch's loss
+    is more than :data:`LOSS_GROWTH_FACTOR` times the first epoch's. Training is probably
+    diverging; a smaller learning rate or scaled inputs usually help."""
 
 
 @dataclass
@@ -86,7 +102,9 @@ class Network:
 @dataclass
 class History:
     """What the loop remembers between epochs and between calls (``warm_start``,
-    ``partial_fit``): the names are scikit-learn's attributes without the trailing underscore."""
+    ``partial_fit``): the names are scikit-learn's attributes without the trailing underscore.
+    As in scikit-learn, ``n_iter`` counts the epochs of one call (the caller resets it) while
+    ``t`` and ``loss_curve`` run on over every call."""
     loss_curve: list = field(default_factory=list)
     validation_scores: list | None = None
     best_loss: float = np.inf
@@ -99,7 +117,7 @@ class History:
 @dataclass
 class EpochInfo:
     """What a callback receives after each epoch. A callback returning True stops training."""
-    epoch: int                  # epochs run so far, over every call (n_iter_)
+    epoch: int                  # epochs run so far in this call (n_iter_)
     loss: float                 # mean training loss of the epoch, plus the regulariser
     validation_score: float | None
     learning_rate: float        # the rate the epoch ran at
@@ -115,13 +133,77 @@ def epoch_order(rng, n, shuffle):
     return np.arange(n, dtype=np.int64)
 
 
-def run_epoch(ops, net, X, Y, order, lr, batch_size, l2, l1, momentum, nesterov):
-    """One epoch through the backend ``ops``'s fused epoch; returns the mean per-example loss."""
-    args = (X, Y, order, net.weights, net.biases, net.vel_W, net.vel_b, list(net.activations),
-            net.loss, lr, l2, l1, momentum, nesterov)
-    if batch_size == 1:
-        return ops.sgd_epoch(*args)
-    return ops.minibatch_sgd_epoch(*args, batch_size=batch_size)
+class EpochSlicer:
+    """The lengths of the consecutive slices an epoch is cut into, one backend call each.
+
+    A slice is a whole number of batches (any length for per-example SGD), so the slices run
+    the very steps one call over the whole epoch would. The length adapts to the time a slice
+    takes: it starts at about ``first`` rows, doubles while a slice takes under ``target``
+    seconds and halves when one takes over ``limit``; Ctrl-C, seen only between calls, then
+    stops training within about ``limit`` seconds, while the calls stay long enough for their
+    fixed cost (the argument checks) not to show. The rows of a slice are gathered into a
+    copy of at most about ``max_bytes`` (and at least one batch), so an epoch never copies
+    the whole data set at once.
+    """
+
+    def __init__(self, batch_size, row_bytes, first=256, target=0.05, limit=0.2,
+                 max_bytes=4 << 20):
+        self.batch_size = int(batch_size)
+        self.target, self.limit = target, limit
+        self.max_length = max(1, max_bytes // max(1, row_bytes) // self.batch_size)
+        self.max_length *= self.batch_size
+        self.length = min(self._whole_batches(first), self.max_length)
+
+    def _whole_batches(self, rows):
+        return max(1, -(-int(rows) // self.batch_size)) * self.batch_size
+
+    def slices(self, n):
+        """Yield (start, stop) slices covering range(n); the length may change between two
+        slices, after :meth:`took`."""
+        start = 0
+        while start < n:
+            stop = min(n, start + self.length)
+            yield start, stop
+            start = stop
+
+    def took(self, seconds, rows):
+        """Adapt the length to a slice of ``rows`` rows that took ``seconds``."""
+        if seconds > self.limit:
+            self.length = self._whole_batches(max(1, self.length // 2))
+        elif seconds < self.target and rows == self.length:
+            self.length = min(2 * self.length, self.max_length)
+
+
+def run_epoch(ops, net, X, Y, order, lr, batch_size, l2, l1, momentum, nesterov, *,
+              rows=None, slicer=None):
+    """One epoch through the backend ``ops``'s fused epoch, in slices; returns the mean
+    per-example loss.
+
+    The epoch visits the rows ``order`` of ``X`` (or, given ``rows``, the rows
+    ``rows[order]``: training rows picked by index, without a copy of ``X``). Each slice of
+    that sequence is gathered as ``X[rows_of_slice]`` and run with the order 0..len-1: every
+    contract call checks its whole ``X``, so the slice, not ``X``, is what it must be given.
+    The weights come out bit-identical to one call over the whole epoch; the mean loss agrees
+    to rounding (it is summed per slice).
+    """
+    n = len(order)
+    if slicer is None:
+        slicer = EpochSlicer(batch_size, X.shape[1] * X.itemsize)
+    kwargs = {} if batch_size == 1 else {"batch_size": batch_size}
+    epoch = ops.sgd_epoch if batch_size == 1 else ops.minibatch_sgd_epoch
+    activations = list(net.activations)
+    total = 0.0
+    for start, stop in slicer.slices(n):
+        picked = order[start:stop] if rows is None else rows[order[start:stop]]
+        began = time.perf_counter()
+        loss = epoch(X[picked], Y[picked], np.arange(stop - start, dtype=np.int64),
+                     net.weights, net.biases, net.vel_W, net.vel_b, activations, net.loss,
+                     lr, l2, l1, momentum, nesterov, **kwargs)
+        slicer.took(time.perf_counter() - began, stop - start)
+        total += float(loss) * (stop - start)
+        if not np.isfinite(total):
+            return total  # diverged: the rest of the epoch would only spend time
+    return total / n if n else 0.0
 
 
 def _progress_bar(total, verbose):
@@ -135,7 +217,7 @@ def _progress_bar(total, verbose):
 def run_epochs(ops, net, X, Y, *, max_epochs, schedule, rng, history, batch_size=1,
                l2=0.0, l1=0.0, momentum=0.0, nesterov=False, shuffle=True, tol=1e-4,
                n_iter_no_change=10, stop_early=True, validation_score=None, callbacks=(),
-               verbose=False):
+               verbose=False, rows=None):
     """Train ``net`` in place for up to ``max_epochs`` epochs; return True when a stopping
     rule ended training before ``max_epochs`` (the run "converged"), False otherwise.
 
@@ -154,7 +236,8 @@ def run_epochs(ops, net, X, Y, *, max_epochs, schedule, rng, history, batch_size
     rng : numpy.random.Generator
         Draws each epoch's permutation of the rows.
     history : History
-        Updated in place: loss curve, validation scores, best values, counters.
+        Updated in place: loss curve, validation scores, best values, counters (``n_iter``
+        counts on from its value: the caller resets it).
     batch_size : int
         1 runs the backend's ``sgd_epoch``, more runs ``minibatch_sgd_epoch``.
     l2, l1, momentum, nesterov
@@ -177,37 +260,54 @@ def run_epochs(ops, net, X, Y, *, max_epochs, schedule, rng, history, batch_size
         Each is called as ``callback(EpochInfo)`` after every epoch; one returning True stops.
     verbose : bool or int
         Show a tqdm progress bar with the epoch, the loss and examples per second.
+    rows : ndarray of int or None
+        The rows of ``X`` and ``Y`` to train on (None: all); the others are left alone, so a
+        validation set needs no copy of the training rows.
 
     Raises
     ------
     TrainingDivergedError
         When an epoch makes the loss or a weight NaN or infinite. ``net`` then holds the
         parameters of the end of the last finite epoch.
+    KeyboardInterrupt
+        Passed on, once ``net`` and ``rng`` are put back to the end of the last completed
+        epoch (so they agree with ``history``), or to the best validation score's weights.
+        Ctrl-C is seen between two slices of an epoch (:class:`EpochSlicer`).
+
+    Warns
+    -----
+    LossGrowthWarning
+        At the end, when the last epoch's loss is more than :data:`LOSS_GROWTH_FACTOR` times
+        the first of ``history.loss_curve`` while still finite.
     """
-    n = X.shape[0]
-    best_snapshot = None
+    n = X.shape[0] if rows is None else len(rows)
+    slicer = EpochSlicer(batch_size, X.shape[1] * X.itemsize)
+    best_snapshot = interrupted_epoch = None
     stopped = False
     bar = _progress_bar(max_epochs, verbose)
     try:
         for _ in range(max_epochs):
+            # until this epoch is recorded in history, an interrupt puts back net and rng
+            interrupted_epoch = (net.snapshot(), rng.bit_generator.state if shuffle else None)
             order = epoch_order(rng, n, shuffle)
             lr = schedule.learning_rate
-            before = net.snapshot()
             start = time.perf_counter()
             # overflow is reported below as a TrainingDivergedError, not as NumPy warnings
             with np.errstate(over="ignore", invalid="ignore"):
-                loss = run_epoch(ops, net, X, Y, order, lr, batch_size, l2, l1, momentum, nesterov)
+                loss = run_epoch(ops, net, X, Y, order, lr, batch_size, l2, l1, momentum,
+                                 nesterov, rows=rows, slicer=slicer)
             seconds = time.perf_counter() - start
             if not (np.isfinite(loss) and net.is_finite()):
-                net.restore(before)
+                net.restore(interrupted_epoch[0])
                 raise TrainingDivergedError(
                     f"the training loss became NaN or infinite at epoch {history.n_iter + 1} "
-                    f"(learning rate {lr:g}); the model keeps the weights of the last finite "
-                    f"epoch. Try a smaller learning_rate_init or scaling the inputs.")
+                    f"(learning rate {lr:g}). Try a smaller learning_rate_init or scaling the "
+                    f"inputs.")
             loss = float(loss) + net.penalty(l2, l1)
+            history.loss_curve.append(loss)
             history.n_iter += 1
             history.t += n
-            history.loss_curve.append(loss)
+            interrupted_epoch = None
             schedule.epoch_end(history.t)
 
             score = None
@@ -224,9 +324,10 @@ def run_epochs(ops, net, X, Y, *, max_epochs, schedule, rng, history, batch_size
             history.no_improvement_count = 0 if improved else history.no_improvement_count + 1
 
             info = EpochInfo(history.n_iter, loss, score, lr, seconds,
-                             len(order) / seconds if seconds > 0 else np.inf, net)
+                             n / seconds if seconds > 0 else np.inf, net)
             if bar is not None:
-                bar.set_postfix(loss=f"{loss:.4g}", examples_per_s=f"{info.examples_per_second:,.0f}",
+                bar.set_postfix(loss=f"{loss:.4g}",
+                                examples_per_s=f"{info.examples_per_second:,.0f}",
                                 **({} if score is None else {"val_score": f"{score:.4f}"}))
                 bar.update(1)
             if any([bool(callback(info)) for callback in callbacks]):  # call every one
@@ -238,9 +339,29 @@ def run_epochs(ops, net, X, Y, *, max_epochs, schedule, rng, history, batch_size
                 else:
                     stopped = True
                     break
+    except KeyboardInterrupt:
+        if interrupted_epoch is not None:
+            net.restore(interrupted_epoch[0])
+            if interrupted_epoch[1] is not None:
+                rng.bit_generator.state = interrupted_epoch[1]
+        if best_snapshot is not None:
+            net.restore(best_snapshot)
+        raise
     finally:
         if bar is not None:
             bar.close()
     if best_snapshot is not None:
         net.restore(best_snapshot)
+    _warn_on_loss_growth(history.loss_curve)
     return stopped
+
+
+def _warn_on_loss_growth(loss_curve):
+    """Warn (:class:`LossGrowthWarning`) when the last loss exceeds
+    :data:`LOSS_GROWTH_FACTOR` times the first."""
+    if len(loss_curve) >= 2 and 0 < loss_curve[0] * LOSS_GROWTH_FACTOR < loss_curve[-1]:
+        warnings.warn(f"the training loss grew from {loss_curve[0]:.4g} (first epoch) to "
+                      f"{loss_curve[-1]:.4g} (last epoch), more than {LOSS_GROWTH_FACTOR:g} "
+                      f"times: training is probably diverging. Try a smaller "
+                      f"learning_rate_init or scaling the inputs.", LossGrowthWarning,
+                      stacklevel=3)

@@ -38,7 +38,7 @@ class RecordingKernels:
         self.poison_at = poison_at
 
     def _epoch(self, name, X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr, *rest, **kw):
-        self.calls.append((name, order.copy(), lr, rest, kw))
+        self.calls.append((name, order.copy(), lr, rest, kw, X.copy()))
         for W in weights:
             W += 1.0                                    # every epoch moves the weights
         if self.poison_at == len(self.calls):
@@ -84,7 +84,9 @@ def test_orders_are_drawn_from_the_generator_or_kept():
     train(network(), X, Y, kernels, max_epochs=2, seed=3)
     rng = np.random.default_rng(3)
     for call in kernels.calls:
-        np.testing.assert_array_equal(call[1], rng.permutation(20))
+        # the epoch's rows are gathered in the drawn order and visited in turn
+        np.testing.assert_array_equal(call[5], X[rng.permutation(20)])
+        np.testing.assert_array_equal(call[1], np.arange(20))
         assert call[1].dtype == np.int64
     np.testing.assert_array_equal(epoch_order(None, 5, shuffle=False), np.arange(5))
 

@@ -9,7 +9,6 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _persistence
-from .._config import get_config
 from ..backend import get_backend
 
 
@@ -22,17 +21,36 @@ def make_rng(random_state):
     return np.random.default_rng(random_state)
 
 
-def resolve_dtype(dtype):
-    """The NumPy dtype for the ``dtype`` parameter (None: fastnn's configured default)."""
-    return np.dtype(get_config()["dtype"] if dtype is None else dtype)
+def training_dtype(estimator, continuing):
+    """What to pass as ``dtype`` to scikit-learn's ``validate_data`` for a training call.
+
+    The ``dtype`` parameter wins when given; ``dtype=None`` means "from the input", as in
+    scikit-learn: float32 input stays float32 (no copy), anything else becomes float64. A call
+    that continues a fitted model computes in the model's dtype, and an explicit ``dtype``
+    that differs from it raises ValueError.
+    """
+    if continuing:
+        if estimator.dtype is not None and np.dtype(estimator.dtype) != estimator._fitted_dtype:
+            raise ValueError(f"the model was fitted in {estimator._fitted_dtype}; "
+                             f"dtype={estimator.dtype!r} cannot continue it "
+                             f"(set warm_start=False to refit)")
+        return estimator._fitted_dtype
+    if estimator.dtype is None:
+        return [np.float64, np.float32]  # kept if it is one of them, else the first
+    return np.dtype(estimator.dtype)
 
 
-def guarded(estimator, prepare, *args, **kwargs):
-    """Run ``prepare`` (the checks before any work); if it raises, put back every attribute
-    of ``estimator`` as it was, so a failed call leaves a fitted model untouched."""
+def guarded(estimator, call, *args, **kwargs):
+    """Run ``call`` (a whole training call); if it raises, put back every attribute of
+    ``estimator`` as it was, so a failed call -- a bad argument, a diverging or interrupted
+    training -- leaves a fitted model untouched and an unfitted one unfitted.
+
+    ``call`` must change no object the estimator held before it (it trains on copies and
+    assigns the new state at the end): the attributes are put back, not their contents.
+    """
     saved = dict(estimator.__dict__)
     try:
-        return prepare(*args, **kwargs)
+        return call(*args, **kwargs)
     except BaseException:
         estimator.__dict__.clear()
         estimator.__dict__.update(saved)

@@ -34,7 +34,8 @@ _MLP_DOC_PARAMETERS = """
     verbose : bool, default=False
         Show a progress bar (tqdm): epoch, loss, examples per second.
     warm_start : bool, default=False
-        ``fit`` continues from the current weights, velocities and schedule.
+        ``fit`` continues from the current weights, with a new optimiser as in scikit-learn:
+        the schedule restarts at the current ``learning_rate_init``, the velocities at zero.
     momentum : float in [0, 1], default=0.9
     nesterovs_momentum : bool, default=True
     early_stopping : bool, default=False
@@ -43,8 +44,10 @@ _MLP_DOC_PARAMETERS = """
     validation_fraction : float, default=0.1
     backend : {"auto", "numpy", "numba", "cython"}, default="auto"
         The kernels that train and predict ("auto": the fastest available).
-    dtype : {"float32", "float64"} or None, default="float64"
-        Precision of the weights and of the computation (None: ``fastnn.get_config()``).
+    dtype : {"float32", "float64"} or None, default=None
+        Precision of the weights and of the computation. None takes it from the input, as
+        scikit-learn: float32 data trains and predicts in float32 (without a copy),
+        anything else in float64.
     n_jobs : int or None, default=None
         Threads for BLAS during training (-1: all); None leaves the library default.
 """
@@ -60,8 +63,10 @@ _MLP_DOC_ATTRIBUTES = """
     validation_scores_ : list of float or None
     best_validation_score_ : float or None
     n_iter_ : int
-        Epochs run (accumulating over ``warm_start`` and ``partial_fit`` calls).
+        Epochs run by the last ``fit`` or ``partial_fit`` call (1 after ``partial_fit``), as
+        in scikit-learn.
     t_ : int
-        Training examples seen.
+        Training examples seen, over every call since the weights were initialised (as
+        ``loss_curve_``).
     n_layers_, n_outputs_, out_activation_, n_features_in_, feature_names_in_
 """

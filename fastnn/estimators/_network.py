@@ -21,7 +21,7 @@ from ..backend import get_backend
 from ..reference.losses import one_hot
 from ..schedules import make_schedule
 from ..train import History, Network, run_epochs
-from ._base import FastnnEstimator, check_classes, guarded, make_rng, resolve_dtype
+from ._base import FastnnEstimator, check_classes, guarded, make_rng, training_dtype
 from ._docs import _MLP_DOC_ATTRIBUTES, _MLP_DOC_PARAMETERS
 
 _OUTPUT_ACTIVATION = {codes.SOFTMAX_NLL: "softmax", codes.LOGISTIC_NLL: "logistic",
@@ -126,13 +126,9 @@ class BaseSGDNetwork(FastnnEstimator):
             raise ValueError("n_jobs must be a positive integer, -1 (all cores) or None, got 0")
         hidden = self._hidden_sizes()
         ops = get_backend(self.backend)
-        dtype = resolve_dtype(self.dtype)
         fitted = hasattr(self, "coefs_")
         continuing = fitted and (incremental or self.warm_start)
-        if continuing and dtype != self._fitted_dtype:
-            raise ValueError(f"the model was fitted in {self._fitted_dtype}; "
-                             f"dtype={self.dtype!r} cannot continue it "
-                             f"(set warm_start=False to refit)")
+        dtype = training_dtype(self, continuing)
         if continuing and [W.shape[1] for W in self.coefs_[:-1]] != hidden:
             raise ValueError(f"the model was fitted with hidden layers "
                              f"{[W.shape[1] for W in self.coefs_[:-1]]}; hidden_layer_sizes="
@@ -140,50 +136,63 @@ class BaseSGDNetwork(FastnnEstimator):
                              f"(set warm_start=False to refit)")
         X, y = validate_data(self, X, y, reset=not continuing, dtype=dtype, order="C",
                              multi_output=self._multi_output, y_numeric=not self._is_classifier)
+        dtype = X.dtype
         Y = self._encode_targets(y, dtype, continuing, incremental, classes)
         if continuing and Y.shape[1] != self.coefs_[-1].shape[1]:
             raise ValueError(f"y has {Y.shape[1]} outputs but the fitted model has "
                              f"{self.coefs_[-1].shape[1]}")
         rng = copy.deepcopy(self._rng) if continuing else make_rng(self.random_state)
-        validation = None
+        rows = validation = None
         if self.early_stopping and not incremental:
+            # split by index: the training rows are gathered slice by slice, and the
+            # validation rows chunk by chunk, so X is never copied whole
             stratify = y if self._is_classifier else None
-            X, X_val, Y, Y_val = train_test_split(
-                X, Y, test_size=self.validation_fraction, stratify=stratify,
-                random_state=int(rng.integers(np.iinfo(np.int32).max)))
-            X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
-            validation = (np.ascontiguousarray(X_val), Y_val)
-        batch_size = min(200, X.shape[0]) if self.batch_size == "auto" else self.batch_size
-        if batch_size > X.shape[0]:
-            warnings.warn(f"batch_size {batch_size} is larger than the {X.shape[0]} training "
-                          f"examples; it is clipped to {X.shape[0]}", UserWarning)
-            batch_size = X.shape[0]
+            rows, validation = train_test_split(
+                np.arange(X.shape[0], dtype=np.int64), test_size=self.validation_fraction,
+                stratify=stratify, random_state=int(rng.integers(np.iinfo(np.int32).max)))
+        n_train = X.shape[0] if rows is None else len(rows)
+        batch_size = min(200, n_train) if self.batch_size == "auto" else self.batch_size
+        if batch_size > n_train:
+            warnings.warn(f"batch_size {batch_size} is larger than the {n_train} training "
+                          f"examples; it is clipped to {n_train}", UserWarning)
+            batch_size = n_train
         return dict(X=X, Y=Y, hidden=hidden, ops=ops, dtype=dtype, continuing=continuing,
-                    rng=rng, validation=validation, batch_size=batch_size)
+                    rng=rng, rows=rows, validation=validation, batch_size=batch_size)
 
     # ------------------------------------------------------------------ training
-    def _train(self, plan, incremental, callbacks):
-        X, Y, dtype = plan["X"], plan["Y"], plan["dtype"]
-        rng = plan["rng"]
+    def _start_state(self, plan, incremental):
+        """The network, history and schedule this call trains: copies of the fitted ones
+        when continuing (the fitted model stays as it is until the call succeeds), else new
+        ones. As scikit-learn builds a new optimiser at every ``fit``, a warm-started ``fit``
+        gets a new schedule at the current ``learning_rate_init`` and zero velocities, while
+        ``partial_fit`` keeps both."""
+        X, Y = plan["X"], plan["Y"]
         if plan["continuing"]:
-            net, history, schedule = self._network, self._history, self._schedule
+            net, history = copy.deepcopy(self._network), copy.deepcopy(self._history)
+            if incremental:
+                return net, history, copy.deepcopy(self._schedule)
+            for velocity in (*net.vel_W, *net.vel_b):
+                velocity[...] = 0
         else:
             n_hidden = len(plan["hidden"])
             sizes = [X.shape[1], *plan["hidden"], Y.shape[1]]
             net = Network.glorot(sizes, [self._hidden_activation()] * n_hidden,
-                                 self._loss_code(Y), rng, dtype)
+                                 self._loss_code(Y), plan["rng"], plan["dtype"])
             history = History(validation_scores=[] if self.early_stopping else None)
-            schedule = make_schedule(self.learning_rate, self.learning_rate_init, self.power_t)
         if self.early_stopping and history.validation_scores is None:
             history.validation_scores = []
-        self._network, self._history, self._schedule, self._rng = net, history, schedule, rng
-        self._resolved_ops = plan["ops"]
-        self._set_fast_input(dtype)
+        return net, history, make_schedule(self.learning_rate, self.learning_rate_init,
+                                           self.power_t)
 
+    def _train(self, plan, incremental, callbacks):
+        X, Y, rng = plan["X"], plan["Y"], plan["rng"]
+        net, history, schedule = self._start_state(plan, incremental)
+        history.n_iter = 0  # as scikit-learn: the epochs of this call; t_ runs on
         validation_score = None
         if plan["validation"] is not None:
-            X_val, Y_val = plan["validation"]
-            validation_score = partial(self._validation_score, X_val=X_val, Y_val=Y_val)
+            validation_score = partial(self._validation_score, X=X, Y=Y,
+                                       rows=plan["validation"], ops=plan["ops"])
+        interrupted = False
         try:
             with _threads(self.n_jobs):
                 stopped = run_epochs(
@@ -193,10 +202,19 @@ class BaseSGDNetwork(FastnnEstimator):
                     nesterov=bool(self.nesterovs_momentum), shuffle=self.shuffle,
                     tol=float(self.tol), n_iter_no_change=self.n_iter_no_change,
                     stop_early=not incremental, validation_score=validation_score,
-                    callbacks=tuple(callbacks or ()), verbose=self.verbose)
-        finally:
-            self._publish()
-        if not (incremental or stopped):
+                    callbacks=tuple(callbacks or ()), verbose=self.verbose, rows=plan["rows"])
+        except KeyboardInterrupt:
+            if history.n_iter == 0:
+                raise  # no epoch completed: the caller puts the estimator back as it was
+            interrupted = True
+        # the call succeeded: commit the new state
+        self._network, self._history, self._schedule, self._rng = net, history, schedule, rng
+        self._resolved_ops = plan["ops"]
+        self._set_fast_input(plan["dtype"])
+        self._publish()
+        if interrupted:
+            warnings.warn("Training interrupted by user.", UserWarning, stacklevel=4)
+        elif not (incremental or stopped):
             warnings.warn(f"{type(self).__name__}: the maximum number of epochs "
                           f"({self.max_iter}) was reached before the stopping rule was met",
                           ConvergenceWarning, stacklevel=4)
@@ -224,17 +242,31 @@ class BaseSGDNetwork(FastnnEstimator):
             self.best_loss_ = history.best_loss
 
     def _fit(self, X, y, incremental, classes=None, callbacks=None):
-        plan = guarded(self, self._prepare, X, y, incremental, classes)
+        return guarded(self, self._checked_fit, X, y, incremental, classes, callbacks)
+
+    def _checked_fit(self, X, y, incremental, classes, callbacks):
+        plan = self._prepare(X, y, incremental, classes)
         return self._train(plan, incremental, callbacks)
 
     def fit(self, X, y, callbacks=None):
         """Train on (X, y) for up to ``max_iter`` epochs (continuing from the current weights
         with ``warm_start``).
 
+        A warm-started ``fit`` continues from the current weights with a new optimiser, as
+        scikit-learn's: the schedule starts again at the current ``learning_rate_init`` (and
+        ``learning_rate``) and the momentum velocities at zero; ``partial_fit`` keeps both.
+        ``n_iter_`` counts the epochs of this call; ``t_`` and ``loss_curve_`` run on.
+
+        The call is all or nothing: it trains on copies and replaces the model's state only
+        when it ends normally. If it raises -- a bad argument, divergence, an interrupt
+        before any epoch completed -- the estimator is left exactly as it was before the call
+        (still unfitted, if it was).
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Any numeric array; it is converted to a C-contiguous array of ``dtype``.
+            Any numeric array. With ``dtype=None`` a C-contiguous float32 or float64 array is
+            used as it is (float32 trains in float32); anything else is converted to float64.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels (classifiers) or target values (regressors).
         callbacks : sequence of callables, optional
@@ -250,7 +282,23 @@ class BaseSGDNetwork(FastnnEstimator):
         ValueError
             For invalid hyper-parameters or data, before any training; the model is untouched.
         fastnn.train.TrainingDivergedError
-            When the loss becomes NaN or infinite; the model keeps the last finite weights.
+            (a ValueError) When the loss or a weight becomes NaN or infinite; the model is
+            left as it was before the call.
+        KeyboardInterrupt
+            On Ctrl-C before the first epoch of the call completed; the model is left as it
+            was before the call. Ctrl-C later stops training within a fraction of a second
+            (at the end of the current slice of the epoch): the weights of the last completed
+            epoch are kept, consistent with ``n_iter_``, ``loss_curve_`` and ``t_``, a
+            UserWarning "Training interrupted by user." is issued and ``fit`` returns, as
+            scikit-learn's does.
+
+        Warns
+        -----
+        fastnn.train.LossGrowthWarning
+            When the loss stays finite but the last epoch's is more than 1000 times the
+            first epoch's of ``loss_curve_``: training is probably diverging.
+        sklearn.exceptions.ConvergenceWarning
+            When ``max_iter`` epochs ran before the stopping rule was met.
         """
         return self._fit(X, y, incremental=False, callbacks=callbacks)
 
@@ -261,8 +309,13 @@ class BaseSGDNetwork(FastnnEstimator):
         net = self._network
         return self._ops().forward(X, net.weights, net.biases, net.activations, net.loss)
 
-    def _validation_score(self, net, X_val, Y_val):
-        f = self._ops().forward(X_val, net.weights, net.biases, net.activations, net.loss)
+    def _validation_score(self, net, X, Y, rows, ops, chunk=8192):
+        """Accuracy (classifiers) or R^2 of ``net`` on the rows ``rows`` of (X, Y), gathered
+        ``chunk`` rows at a time rather than copied whole."""
+        f = np.concatenate([
+            ops.forward(X[part], net.weights, net.biases, net.activations, net.loss)
+            for part in np.array_split(rows, max(1, -(-len(rows) // chunk)))])
+        Y_val = Y[rows]
         if self._is_classifier:
             predicted = (f[:, 0] > 0.5) if f.shape[1] == 1 else f.argmax(axis=1)
             truth = Y_val[:, 0] if Y_val.shape[1] == 1 else Y_val.argmax(axis=1)
@@ -334,7 +387,11 @@ class ClassifierNetwork(ClassifierMixin, BaseSGDNetwork):
 
     def partial_fit(self, X, y, classes=None, callbacks=None):
         """One epoch of SGD on (X, y), continuing from the current weights. The first call
-        must give every class in ``classes``; without early stopping nor convergence rule."""
+        must give every class in ``classes``; without early stopping nor convergence rule.
+
+        Like :meth:`fit`, all or nothing: a call that raises (bad input, divergence,
+        Ctrl-C) leaves the model as it was before it. ``n_iter_`` is 1 after it; the
+        schedule and the momentum velocities carry on from the previous call."""
         return self._fit(X, y, incremental=True, classes=classes, callbacks=callbacks)
 
     def predict_proba(self, X):
@@ -393,7 +450,7 @@ class MLPClassifier(ClassifierNetwork):
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
                  verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
-                 backend="auto", dtype="float64", n_jobs=None):
+                 backend="auto", dtype=None, n_jobs=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         super().__init__(
@@ -422,7 +479,7 @@ class MLPRegressor(RegressorMixin, BaseSGDNetwork):
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
                  verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
                  early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
-                 backend="auto", dtype="float64", n_jobs=None):
+                 backend="auto", dtype=None, n_jobs=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         super().__init__(
@@ -447,7 +504,11 @@ class MLPRegressor(RegressorMixin, BaseSGDNetwork):
         return codes.SQUARED
 
     def partial_fit(self, X, y, callbacks=None):
-        """One epoch of SGD on (X, y), continuing from the current weights."""
+        """One epoch of SGD on (X, y), continuing from the current weights.
+
+        Like :meth:`fit`, all or nothing: a call that raises (bad input, divergence,
+        Ctrl-C) leaves the model as it was before it. ``n_iter_`` is 1 after it; the
+        schedule and the momentum velocities carry on from the previous call."""
         return self._fit(X, y, incremental=True, callbacks=callbacks)
 
     def predict(self, X):
@@ -490,7 +551,7 @@ class LogisticRegression(ClassifierNetwork):
                  learning_rate_init=0.01, power_t=0.5, max_iter=100, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.0,
                  nesterovs_momentum=False, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10, backend="auto", dtype="float64", n_jobs=None):
+                 n_iter_no_change=10, backend="auto", dtype=None, n_jobs=None):
         super().__init__(
             alpha=alpha, l1=l1, batch_size=batch_size, learning_rate=learning_rate,
             learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,

@@ -14,8 +14,8 @@ from sklearn.utils.validation import validate_data
 
 from .. import _persistence
 from ..backend import get_backend
-from ..train import epoch_order
-from ._base import FastnnEstimator, check_classes, guarded, make_rng, resolve_dtype
+from ..train import TrainingDivergedError, epoch_order
+from ._base import FastnnEstimator, check_classes, guarded, make_rng, training_dtype
 
 
 class Perceptron(ClassifierMixin, FastnnEstimator):
@@ -34,7 +34,8 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
     warm_start : bool, default=False
         ``fit`` continues from the current separators.
     backend : {"auto", "numpy", "numba", "cython"}, default="auto"
-    dtype : {"float32", "float64"} or None, default="float64"
+    dtype : {"float32", "float64"} or None, default=None
+        None takes it from the input: float32 data in float32, anything else in float64.
     n_jobs : int or None, default=None
         Threads training the one-vs-rest perceptrons side by side (-1: one per class). The
         result does not depend on it.
@@ -64,7 +65,7 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
     }
 
     def __init__(self, *, max_iter=1000, shuffle=True, random_state=None, warm_start=False,
-                 backend="auto", dtype="float64", n_jobs=None):
+                 backend="auto", dtype=None, n_jobs=None):
         self.max_iter = max_iter
         self.shuffle = shuffle
         self.random_state = random_state
@@ -80,14 +81,11 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
             raise ValueError("n_jobs must be a positive integer, -1 (one thread per class) or "
                              "None, got 0")
         ops = get_backend(self.backend)
-        dtype = resolve_dtype(self.dtype)
         fitted = hasattr(self, "coef_")
         continuing = fitted and (incremental or self.warm_start)
-        if continuing and dtype != self._fitted_dtype:
-            raise ValueError(f"the model was fitted in {self._fitted_dtype}; "
-                             f"dtype={self.dtype!r} cannot continue it "
-                             f"(set warm_start=False to refit)")
-        X, y = validate_data(self, X, y, reset=not continuing, dtype=dtype, order="C")
+        X, y = validate_data(self, X, y, reset=not continuing,
+                             dtype=training_dtype(self, continuing), order="C")
+        dtype = X.dtype
         labels = check_classes(self, y, classes, continuing, incremental)
         # +1 / -1 targets of each perceptron: the second class against the first for two
         # classes, each class against the rest otherwise
@@ -99,16 +97,15 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
 
     def _train(self, plan, incremental):
         X, Y, dtype, rng, ops = plan["X"], plan["Y"], plan["dtype"], plan["rng"], plan["ops"]
-        if not plan["continuing"]:
-            self.coef_ = np.zeros((Y.shape[0], X.shape[1]), dtype=dtype)
-            self.intercept_ = np.zeros(Y.shape[0], dtype=dtype)
-            self.n_updates_ = np.zeros(Y.shape[0], dtype=np.int64)
-            self._converged = np.zeros(Y.shape[0], dtype=bool)
-        self.classes_ = plan["labels"]
-        self._rng = rng
-        self._resolved_ops = ops
-        self._set_fast_input(dtype)
-        W, b = self.coef_, self.intercept_
+        # train on copies; the estimator's state is replaced only when the call succeeds
+        if plan["continuing"]:
+            W, b = self.coef_.copy(), self.intercept_.copy()
+            n_updates, converged = self.n_updates_.copy(), self._converged.copy()
+        else:
+            W = np.zeros((Y.shape[0], X.shape[1]), dtype=dtype)
+            b = np.zeros(Y.shape[0], dtype=dtype)
+            n_updates = np.zeros(Y.shape[0], dtype=np.int64)
+            converged = np.zeros(Y.shape[0], dtype=bool)
 
         def one_perceptron(c, X_epoch, order):
             y_epoch = np.ascontiguousarray(Y[c, order])
@@ -120,43 +117,71 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
             from concurrent.futures import ThreadPoolExecutor
 
             pool = ThreadPoolExecutor(max_workers=min(workers, Y.shape[0]))
+        n_iter, interrupted = 0, False
         try:
-            epochs = 1 if incremental else self.max_iter
-            self.n_iter_ = 0
-            for _ in range(epochs):
-                if self._converged.all():
+            for _ in range(1 if incremental else self.max_iter):
+                if converged.all():
                     break
-                order = epoch_order(rng, X.shape[0], self.shuffle)
-                X_epoch = X[order] if self.shuffle else X
-                todo = np.flatnonzero(~self._converged)
-                if pool is None:
-                    updates = [one_perceptron(c, X_epoch, order) for c in todo]
-                else:
-                    updates = list(pool.map(lambda c: one_perceptron(c, X_epoch, order), todo))
-                self.n_updates_[todo] += updates
+                # what an interrupt during this epoch puts back
+                before = (W.copy(), b.copy(), rng.bit_generator.state)
+                try:
+                    order = epoch_order(rng, X.shape[0], self.shuffle)
+                    X_epoch = X[order] if self.shuffle else X
+                    todo = np.flatnonzero(~converged)
+                    if pool is None:
+                        updates = [one_perceptron(c, X_epoch, order) for c in todo]
+                    else:
+                        updates = list(pool.map(lambda c: one_perceptron(c, X_epoch, order),
+                                                todo))
+                except KeyboardInterrupt:
+                    W[...], b[...], rng.bit_generator.state = before
+                    if n_iter == 0:
+                        raise  # no epoch completed: the caller puts the estimator back
+                    interrupted = True
+                    break
+                if not (np.isfinite(W).all() and np.isfinite(b).all()):
+                    raise TrainingDivergedError(
+                        f"a perceptron's weights overflowed at epoch {n_iter + 1}; "
+                        f"try scaling the inputs or dtype='float64'")
+                n_updates[todo] += updates
                 # an epoch without a mistake leaves w unchanged: every later epoch would too
-                self._converged[todo] = np.asarray(updates) == 0
-                self.n_iter_ += 1
+                converged[todo] = np.asarray(updates) == 0
+                n_iter += 1
         finally:
             if pool is not None:
                 pool.shutdown()
-        self.converged_ = bool(self._converged.all())
-        if not (incremental or self.converged_):
+        self.coef_, self.intercept_, self.n_updates_, self._converged = W, b, n_updates, converged
+        self.n_iter_ = n_iter
+        self.converged_ = bool(converged.all())
+        self.classes_ = plan["labels"]
+        self._rng = rng
+        self._resolved_ops = ops
+        self._set_fast_input(dtype)
+        if interrupted:
+            warnings.warn("Training interrupted by user.", UserWarning, stacklevel=4)
+        elif not (incremental or self.converged_):
             warnings.warn(f"Perceptron: {self.max_iter} epochs still made mistakes (the data "
-                          f"may not be linearly separable)", ConvergenceWarning, stacklevel=3)
+                          f"may not be linearly separable)", ConvergenceWarning, stacklevel=4)
         return self
+
+    def _checked_fit(self, X, y, incremental, classes):
+        plan = self._prepare(X, y, incremental, classes)
+        return self._train(plan, incremental)
 
     def fit(self, X, y):
         """Run epochs of the perceptron algorithm on (X, y) until one makes no mistake or
-        ``max_iter`` epochs have run. Labels may be any values (two or more classes)."""
-        plan = guarded(self, self._prepare, X, y, False, None)
-        return self._train(plan, incremental=False)
+        ``max_iter`` epochs have run. Labels may be any values (two or more classes).
+
+        All or nothing, as :meth:`MLPClassifier.fit`: a call that raises -- bad input,
+        weights that overflow (:class:`fastnn.train.TrainingDivergedError`), Ctrl-C before
+        the first epoch completed -- leaves the estimator as it was. Ctrl-C after it keeps
+        the completed epochs, warns "Training interrupted by user." and returns."""
+        return guarded(self, self._checked_fit, X, y, False, None)
 
     def partial_fit(self, X, y, classes=None):
         """One epoch of the perceptron algorithm on (X, y); the first call must give
-        ``classes``."""
-        plan = guarded(self, self._prepare, X, y, True, classes)
-        return self._train(plan, incremental=True)
+        ``classes``. A call that raises leaves the estimator as it was."""
+        return guarded(self, self._checked_fit, X, y, True, classes)
 
     def decision_function(self, X):
         """w.x + b: shape (n_samples,) for two classes (positive means ``classes_[1]``), else
