@@ -296,14 +296,14 @@ def run_epochs(ops, net, X, Y, *, max_epochs, schedule, rng, history, batch_size
             with np.errstate(over="ignore", invalid="ignore"):
                 loss = run_epoch(ops, net, X, Y, order, lr, batch_size, l2, l1, momentum,
                                  nesterov, rows=rows, slicer=slicer)
-            seconds = time.perf_counter() - start
+                seconds = time.perf_counter() - start
+                loss = float(loss) + net.penalty(l2, l1)
             if not (np.isfinite(loss) and net.is_finite()):
                 net.restore(interrupted_epoch[0])
                 raise TrainingDivergedError(
                     f"the training loss became NaN or infinite at epoch {history.n_iter + 1} "
                     f"(learning rate {lr:g}). Try a smaller learning_rate_init or scaling the "
                     f"inputs.")
-            loss = float(loss) + net.penalty(l2, l1)
             history.loss_curve.append(loss)
             history.n_iter += 1
             history.t += n

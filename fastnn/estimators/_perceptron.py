@@ -109,7 +109,9 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
 
         def one_perceptron(c, X_epoch, order):
             y_epoch = np.ascontiguousarray(Y[c, order])
-            return ops.perceptron_epoch(X_epoch, y_epoch, W[c], b[c:c + 1])
+            # overflow is reported as a TrainingDivergedError, not as NumPy warnings
+            with np.errstate(over="ignore", invalid="ignore"):
+                return ops.perceptron_epoch(X_epoch, y_epoch, W[c], b[c:c + 1])
 
         workers = 1 if self.n_jobs is None else (Y.shape[0] if self.n_jobs == -1 else self.n_jobs)
         pool = None
