@@ -22,11 +22,11 @@ dense_backward_input   grad_a, W, h_in, code, out
 dense_update           W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, nesterov
 forward                X, weights, biases (tuples), codes, loss, out
 sgd_epoch              X, Y, order, weights, biases, vel_W, vel_b (tuples), codes, loss, lr, l2,
-                       l1, momentum, nesterov -> summed loss
-minibatch_sgd_epoch    the same, then batch_size -> summed loss
+                       l1, momentum, nesterov -> summed objective
+minibatch_sgd_epoch    the same, then batch_size -> summed objective
 adam_epoch             X, Y, order, weights, biases, m_W, m_b, v_W, v_b (tuples), codes, loss,
-                       lr, l2, l1, beta_1, beta_2, epsilon, t -> summed loss
-minibatch_adam_epoch   the same, then batch_size -> summed loss
+                       lr, l2, l1, beta_1, beta_2, epsilon, t -> summed objective
+minibatch_adam_epoch   the same, then batch_size -> summed objective
 perceptron_epoch       X, y, w, b -> number of updates
 =====================  ========================================================================
 """
@@ -137,8 +137,9 @@ class CompiledOps:
     def sgd_epoch(self, X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr,
                   l2=0.0, l1=0.0, momentum=0.0, nesterov=False):
         """One epoch of per-example SGD over the rows ``order``, in one compiled call;
-        parameters and velocities are updated in place. Returns the mean loss of the examples,
-        each measured before the update it causes."""
+        parameters and velocities are updated in place. Returns the mean over the examples of
+        the objective l + l2 Omega_2 + l1 Omega_1, each measured with the parameters before
+        the update it causes."""
         e = contract.check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
                                  lr, l2, l1, momentum, nesterov)
         return self._epoch(self._kernels.sgd_epoch, e)
@@ -147,7 +148,7 @@ class CompiledOps:
                             lr, l2=0.0, l1=0.0, momentum=0.0, nesterov=False, batch_size=32):
         """One epoch of minibatch SGD: the rows of ``order`` ``batch_size`` at a time (the last
         batch may be smaller), each step with the gradient averaged over the batch, in one
-        compiled call. Returns the mean per-example loss."""
+        compiled call. Returns the mean per-example objective (see ``sgd_epoch``)."""
         e = contract.check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
                                  lr, l2, l1, momentum, nesterov)
         batch_size = contract.check_batch_size(batch_size)
@@ -165,7 +166,7 @@ class CompiledOps:
                    lr, l2=0.0, l1=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8, t=0):
         """One epoch of per-example Adam over the rows ``order`` in one compiled call, ``t``
         steps taken before; parameters and moments are updated in place. Returns the mean
-        loss of the examples, each measured before the update it causes."""
+        per-example objective (see ``sgd_epoch``)."""
         e = contract.check_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b,
                                       activations, loss, lr, l2, l1, beta_1, beta_2, epsilon, t)
         return self._adam(self._kernels.adam_epoch, e)
@@ -174,7 +175,7 @@ class CompiledOps:
                              activations, loss, lr, l2=0.0, l1=0.0, beta_1=0.9, beta_2=0.999,
                              epsilon=1e-8, t=0, batch_size=32):
         """One epoch of minibatch Adam (one step a batch of ``batch_size`` rows of ``order``),
-        in one compiled call. Returns the mean per-example loss."""
+        in one compiled call. Returns the mean per-example objective (see ``sgd_epoch``)."""
         e = contract.check_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b,
                                       activations, loss, lr, l2, l1, beta_1, beta_2, epsilon, t)
         batch_size = contract.check_batch_size(batch_size)

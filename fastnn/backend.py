@@ -16,8 +16,11 @@ dense_backward_params  grad_W = h^T grad_a, grad_b = sum of rows of grad_a
 dense_backward_input   out = (grad_a W^T) * g'(h_in)
 dense_update           outer-product SGD step of one layer with L2/L1 and momentum
 forward                the whole network's output f(X)
-sgd_epoch              one epoch of per-example SGD, returns the mean loss
-minibatch_sgd_epoch    one epoch of minibatch SGD, returns the mean loss
+sgd_epoch              one epoch of per-example SGD; returns the mean over the examples of
+                       l + l2 Omega_2 + l1 Omega_1, each at the parameters before its step
+minibatch_sgd_epoch    one epoch of minibatch SGD, returns the same mean
+adam_epoch             one epoch of per-example Adam, returns the same mean
+minibatch_adam_epoch   one epoch of minibatch Adam, returns the same mean
 perceptron_epoch       one epoch of the perceptron algorithm, returns the number of updates
 =====================  ==========================================================================
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .reference.init import init_mlp
-from .reference.regularization import l1_penalty, l2_penalty
 
 
 #: The loss-growth rule: an epoch whose loss exceeds this many times the loss of the first
@@ -89,15 +88,6 @@ class Network:
         """True when no weight or bias is NaN or infinite."""
         return all(np.isfinite(a).all() for a in (*self.weights, *self.biases))
 
-    def penalty(self, l2, l1):
-        """The regulariser l2 * sum_k ||W_k||_F^2 + l1 * sum_k |W_k|_1 (weights only)."""
-        value = 0.0
-        if l2:
-            value += l2 * l2_penalty(self.weights)
-        if l1:
-            value += l1 * l1_penalty(self.weights)
-        return value
-
 
 @dataclass
 class History:
@@ -118,7 +108,7 @@ class History:
 class EpochInfo:
     """What a callback receives after each epoch. A callback returning True stops training."""
     epoch: int                  # epochs run so far in this call (n_iter_)
-    loss: float                 # mean training loss of the epoch, plus the regulariser
+    loss: float                 # mean training objective of the epoch (loss + regulariser)
     validation_score: float | None
     learning_rate: float        # the rate the epoch ran at
     seconds: float              # wall time of the epoch's kernel
@@ -297,7 +287,6 @@ def run_epochs(ops, net, X, Y, *, max_epochs, schedule, rng, history, batch_size
                 loss = run_epoch(ops, net, X, Y, order, lr, batch_size, l2, l1, momentum,
                                  nesterov, rows=rows, slicer=slicer)
                 seconds = time.perf_counter() - start
-                loss = float(loss) + net.penalty(l2, l1)
             if not (np.isfinite(loss) and net.is_finite()):
                 net.restore(interrupted_epoch[0])
                 raise TrainingDivergedError(

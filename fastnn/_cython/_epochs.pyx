@@ -103,6 +103,38 @@ cdef class _Network:
         return total
 
 
+cdef double _penalty(Layers net, floating l2, floating l1, floating* acc) noexcept nogil:
+    """The regulariser's value l2 sum_k ||W_k||^2 + l1 sum_k |W_k|_1 (double), 0 without
+    decay; the sums run per column into ``acc`` (``net.widest`` long) so that they vectorise."""
+    cdef Py_ssize_t k, i, j, n_out
+    cdef const floating* W
+    cdef double squares = 0, absolutes = 0
+    for k in range(net.n_layers):
+        W = <const floating*>net.W[k]
+        n_out = net.sizes[k + 1]
+        if l2 != 0:
+            for j in range(n_out):
+                acc[j] = 0
+            for i in range(net.sizes[k]):
+                for j in range(n_out):
+                    acc[j] += W[i * n_out + j] * W[i * n_out + j]
+            for j in range(n_out):
+                squares += acc[j]
+        if l1 != 0:
+            for j in range(n_out):
+                acc[j] = 0
+            for i in range(net.sizes[k]):
+                for j in range(n_out):
+                    acc[j] += _abs(W[i * n_out + j])
+            for j in range(n_out):
+                absolutes += acc[j]
+    return <double>l2 * squares + <double>l1 * absolutes
+
+
+cdef inline floating _abs(floating x) noexcept nogil:
+    return x if x >= 0 else -x
+
+
 cdef inline void _add_bias_and_activate(floating* a, const floating* b, Py_ssize_t n_rows,
                                         Py_ssize_t n, int code, bint hidden) noexcept nogil:
     """a <- g(a + b) row by row (no g on the output layer, whose function the loss fixes)."""
@@ -282,6 +314,7 @@ cdef double _sgd_epoch(const floating* X, const floating* Y, const int64_t* orde
                 activate_vector(H[k + 1], n[k + 1], codes[k])
             h_in = H[k + 1]
         total += output_loss_grad_row(H[L], Y + order[t] * n[L], n[L], loss, f, grad)
+        total += _penalty(net, l2, l1, grad_below)
         # backpropagation: each layer passes its gradient below with its weights before the
         # update; the first layer has no layer below to pass to. The velocity is written on
         # the last example (with momentum 0 only that one is observable).
@@ -449,6 +482,7 @@ cdef double _minibatch_epoch(const floating* X, const floating* Y, const int64_t
         m = min(batch_size, n_order - start)
         total += _forward_batch(X, Y, order, start, m, net, codes, loss, X_batch, Y_batch, A, f,
                                 grad)
+        total += m * _penalty(net, l2, l1, grad_b)
         for k in range(L - 1, -1, -1):
             h_in = X_batch if k == 0 else A[k]
             if k > 0:
@@ -523,6 +557,7 @@ cdef double _adam_epoch(const floating* X, const floating* Y, const int64_t* ord
                 activate_vector(H[k + 1], n[k + 1], codes[k])
             h_in = H[k + 1]
         total += output_loss_grad_row(H[L], Y + order[t] * n[L], n[L], loss, f, grad)
+        total += _penalty(net, l2, l1, grad_below)
         lr_t = <floating>adam_rate(lr, beta_1, beta_2, <double>(t0 + t + 1))
         for k in range(L - 1, -1, -1):
             h_in = x if k == 0 else H[k]
@@ -599,6 +634,7 @@ cdef double _minibatch_adam_epoch(const floating* X, const floating* Y, const in
         m = min(batch_size, n_order - start)
         total += _forward_batch(X, Y, order, start, m, net, codes, loss, X_batch, Y_batch, A, f,
                                 grad)
+        total += m * _penalty(net, l2, l1, grad_b)
         step += 1
         lr_t = <floating>adam_rate(lr, beta_1, beta_2, <double>(t0 + step))
         for k in range(L - 1, -1, -1):

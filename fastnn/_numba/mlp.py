@@ -165,6 +165,41 @@ def _update_first_layer_and_forward(W, V, x, g, x_next, a_next, rule):
 
 
 @jit
+def _penalty(weights, l2, l1, acc):
+    """The regulariser's value l2 sum_k ||W_k||^2 + l1 sum_k |W_k|_1 (float64), 0 without
+    decay. The sums run per column into ``acc`` (at least as long as the widest layer), so
+    that the loops vectorise."""
+    zero = type(l2)(0)
+    squares, absolutes = 0.0, 0.0
+    for k in range(len(weights)):
+        W = weights[k]
+        n_out = W.shape[1]
+        if l2 != zero:
+            acc[:n_out] = 0
+            for i in range(W.shape[0]):
+                for j in range(n_out):
+                    acc[j] += W[i, j] * W[i, j]
+            for j in range(n_out):
+                squares += acc[j]
+        if l1 != zero:
+            acc[:n_out] = 0
+            for i in range(W.shape[0]):
+                for j in range(n_out):
+                    acc[j] += abs(W[i, j])
+            for j in range(n_out):
+                absolutes += acc[j]
+    return float(l2) * squares + float(l1) * absolutes
+
+
+@jit
+def _widest(weights):
+    widest = 1
+    for k in range(len(weights)):
+        widest = max(widest, weights[k].shape[1])
+    return widest
+
+
+@jit
 def _layer_buffers(weights, rows, dtype_of):
     """One flat buffer holding a (rows, units) block per layer, and the blocks' offsets."""
     n_layers = len(weights)
@@ -177,13 +212,14 @@ def _layer_buffers(weights, rows, dtype_of):
 @jit
 def sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_codes, loss,
                      lr, l2, l1, momentum, nesterov):
-    """One epoch of per-example SGD over the rows ``order``; returns the summed loss. lr, l2,
+    """One epoch of per-example SGD over the rows ``order``; returns the summed objective. lr, l2,
     l1 and momentum arrive in the parameters' dtype."""
     n_layers = len(weights)
     zero = type(lr)(0)
     hs, offsets = _layer_buffers(weights, 1, X)      # layer k's output (the last: a^(L+1))
     grads = np.empty_like(hs)                        # gradient w.r.t. layer k's pre-activation
     f = np.empty(weights[n_layers - 1].shape[1], dtype=X.dtype)
+    acc = np.empty(_widest(weights), dtype=X.dtype)
     total = 0.0
     n = order.shape[0]
     for step in range(n):
@@ -201,6 +237,7 @@ def sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_codes, loss
                 forward_row(h_in, weights[k], biases[k], code, h)
         top = offsets[n_layers - 1]
         total += output_row(hs[top:], Y[t], loss, f, grads[top:])
+        total += _penalty(weights, l2, l1, acc)
         # backpropagation fused with the update, top layer first
         rule = (lr, l2, l1, momentum, nesterov, momentum != zero or step == n - 1)
         for k in range(n_layers - 1, 0, -1):
@@ -261,7 +298,7 @@ def _minibatch_forward(X, Y, order, start, m, weights, biases, act_codes, loss, 
 @jit
 def minibatch_sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_codes, loss,
                                lr, l2, l1, momentum, nesterov, batch_size):
-    """One epoch of minibatch SGD; returns the summed loss."""
+    """One epoch of minibatch SGD; returns the summed objective (loss + regulariser)."""
     n_layers = len(weights)
     n = order.shape[0]
     rows = min(batch_size, n)
@@ -276,6 +313,7 @@ def minibatch_sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_c
         m = min(batch_size, n - start)
         total += _minibatch_forward(X, Y, order, start, m, weights, biases, act_codes, loss,
                                     Xb, Yb, F, hs, grads, offsets)
+        total += m * _penalty(weights, l2, l1, grad_b)
         for k in range(n_layers - 1, -1, -1):
             n_in, width = weights[k].shape
             g = _block(grads, offsets, k, m, width)
@@ -329,11 +367,12 @@ def _adam_row(W, M, V, i, grad_scale, g, rule, decay):
 def adam_epoch_kernel(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, act_codes, loss,
                       lr, l2, l1, beta_1, beta_2, epsilon, t):
     """One epoch of per-example Adam over the rows ``order``, ``t`` steps taken before;
-    returns the summed loss."""
+    returns the summed objective."""
     n_layers = len(weights)
     hs, offsets = _layer_buffers(weights, 1, X)
     grads = np.empty_like(hs)
     f = np.empty(weights[n_layers - 1].shape[1], dtype=X.dtype)
+    acc = np.empty(_widest(weights), dtype=X.dtype)
     one = type(lr)(1)
     total = 0.0
     for step in range(order.shape[0]):
@@ -345,6 +384,7 @@ def adam_epoch_kernel(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, act_code
             forward_row(h_in, weights[k], biases[k], code, hs[offsets[k]:offsets[k + 1]])
         top = offsets[n_layers - 1]
         total += output_row(hs[top:], Y[row], loss, f, grads[top:])
+        total += _penalty(weights, l2, l1, acc)
         rule = (adam_rate(lr, beta_1, beta_2, t + step + 1), l2, l1, beta_1, beta_2, epsilon)
         for k in range(n_layers - 1, -1, -1):
             g = grads[offsets[k]:offsets[k + 1]]
@@ -366,7 +406,7 @@ def adam_epoch_kernel(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, act_code
 @jit
 def minibatch_adam_epoch_kernel(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, act_codes,
                                 loss, lr, l2, l1, beta_1, beta_2, epsilon, t, batch_size):
-    """One epoch of minibatch Adam, ``t`` steps taken before; returns the summed loss."""
+    """One epoch of minibatch Adam, ``t`` steps taken before; returns the summed objective."""
     n_layers = len(weights)
     n = order.shape[0]
     rows = min(batch_size, n)
@@ -381,6 +421,7 @@ def minibatch_adam_epoch_kernel(X, Y, order, weights, biases, m_W, m_b, v_W, v_b
         m = min(batch_size, n - start)
         total += _minibatch_forward(X, Y, order, start, m, weights, biases, act_codes, loss,
                                     Xb, Yb, F, hs, grads, offsets)
+        total += m * _penalty(weights, l2, l1, grad_b)
         lr_t = adam_rate(lr, beta_1, beta_2, t + step + 1)
         for k in range(n_layers - 1, -1, -1):
             n_in, width = weights[k].shape

@@ -85,11 +85,22 @@ def mlp_gradients(X, Y, weights, biases, activations, loss, l2=0.0, l1=0.0):
     return grads_W, [gb / n for gb in grads_b]
 
 
+def penalty(weights, l2, l1):
+    """The regulariser's value l2 Omega_2 + l1 Omega_1 of the weights (0 without decay)."""
+    value = 0.0
+    if l2:
+        value += float(l2) * l2_penalty(weights)
+    if l1:
+        value += float(l1) * l1_penalty(weights)
+    return value
+
+
 def sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
               lr, l2=0.0, l1=0.0, momentum=0.0, nesterov=False):
     """One epoch of per-example SGD, written as the lecture's loop; parameters and
-    velocities are updated in place. Returns the mean over the epoch of each example's loss,
-    measured before the update it causes.
+    velocities are updated in place. Returns the mean over the epoch of each example's
+    regularised objective l(f(x^(t)), y^(t)) + l2 Omega_2 + l1 Omega_1, measured with the
+    parameters before the update it causes (what every epoch of the contract returns).
 
     for each training example (x^(t), y^(t)), in ``order``:
         Delta = -nabla_theta l(f(x^(t); theta), y^(t)) - lambda nabla_theta Omega(theta)
@@ -105,6 +116,7 @@ def sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
         hs = _fprop(x, weights, biases, act_codes)              # forward propagation
         f, grad_a = np.empty_like(hs[-1]), np.empty_like(hs[-1])
         total += fused_output(hs[-1], y, loss, f, grad_a)   # nabla_a^(L+1) = -(e(y) - f(x))
+        total += penalty(weights, l2, l1)
         grads_W, grads_b = _bprop(hs, grad_a, weights, act_codes)
         for k in range(len(weights)):                           # theta <- theta + alpha Delta
             sgd_step(weights[k], grads_W[k], vel_W[k], lr, l2, l1, momentum, nesterov)
@@ -117,7 +129,8 @@ def minibatch_sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations,
     """One epoch of minibatch SGD: the rows of ``order`` taken ``batch_size`` at a time (the
     last batch may be smaller), each step using the gradient averaged over the batch I_t:
     w_{t+1} = w_t - alpha (1/|I_t|) sum_{i in I_t} nabla_i(w_t) (plus the regulariser's
-    gradient, not averaged). Returns the mean per-example loss, as :func:`sgd_epoch`."""
+    gradient, not averaged). Returns the mean per-example objective, as :func:`sgd_epoch`,
+    the regulariser taken at the parameters before each batch's step."""
     e = check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr, l2, l1,
                     momentum, nesterov)
     batch_size = check_batch_size(batch_size)
@@ -129,6 +142,7 @@ def minibatch_sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations,
         hs = _fprop(X[rows], weights, biases, act_codes)
         f, grad_a = np.empty_like(hs[-1]), np.empty_like(hs[-1])
         total += fused_output(hs[-1], Y[rows], loss, f, grad_a)
+        total += len(rows) * penalty(weights, l2, l1)
         # walk down the layers: pass the gradient below with the weights *before* updating them
         for k in range(len(weights) - 1, -1, -1):
             grad_below = None
@@ -146,7 +160,7 @@ def adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activations, lo
     :func:`~fastnn.reference.adam_step` of every parameter, the gradient of weights including
     the regulariser's (l2 2W + l1 sign W). Parameters and moments are updated in place; ``t``
     is the number of Adam steps taken before this epoch (the epoch takes ``len(order)``).
-    Returns the mean per-example loss, each measured before the update it causes."""
+    Returns the mean per-example objective, as :func:`sgd_epoch`."""
     e = check_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activations, loss,
                          lr, l2, l1, beta_1, beta_2, epsilon, t)
     return _adam_epoch(e, 1)
@@ -169,6 +183,7 @@ def _adam_epoch(e, batch_size):
         hs = _fprop(e.X[rows], e.weights, e.biases, e.activations)
         f, grad_a = np.empty_like(hs[-1]), np.empty_like(hs[-1])
         total += fused_output(hs[-1], e.Y[rows], e.loss, f, grad_a)
+        total += len(rows) * penalty(e.weights, e.l2, e.l1)
         grads_W, grads_b = _bprop(hs, grad_a, e.weights, e.activations)  # before any update
         lr_t = adam_learning_rate(e.lr, e.beta_1, e.beta_2, e.t + step + 1)
         for k, (W, b) in enumerate(zip(e.weights, e.biases)):
