@@ -27,11 +27,16 @@ ACTIVATION_CODES = {  # activation name -> code (with the lecture's aliases)
 SOFTMAX_NLL = 0   # softmax output, -log f(x)_y                       grad: f - e(y)
 LOGISTIC_NLL = 1  # logistic output, -[y log f + (1-y) log(1-f)]      grad: f - y
 SQUARED = 2       # identity output, |y - f(x)|^2                     grad: 2 (f - y)
+HALF_SQUARED = 3  # identity output, |y - f(x)|^2 / 2                 grad: f - y
+POISSON = 4       # exp output, half Poisson deviance (y >= 0)        grad: f - y
+#                   sum_j y_j log(y_j / f_j) - y_j + f_j  (y log y = 0 at y = 0)
 
 LOSS_CODES = {  # output loss name -> code
     "softmax_nll": SOFTMAX_NLL,
     "logistic_nll": LOGISTIC_NLL,
     "squared": SQUARED,
+    "half_squared": HALF_SQUARED,
+    "poisson": POISSON,
 }
 
 

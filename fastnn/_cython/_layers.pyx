@@ -7,14 +7,15 @@ Arithmetic only: every array arrives C-contiguous and of one dtype (the wrappers
 from cython cimport floating
 
 from fastnn._cython._primitives cimport (
-    IDENTITY, LOGISTIC, LOGISTIC_NLL, RELU, SOFTMAX_NLL, SQUARED, TANH, THRESHOLD,
-    activate_vector, derivative, gemm, output_loss_grad_row, sgd_step_vector,
+    HALF_SQUARED, IDENTITY, LOGISTIC, LOGISTIC_NLL, POISSON, RELU, SOFTMAX_NLL, SQUARED, TANH,
+    THRESHOLD, activate_vector, derivative, gemm, output_loss_grad_row, sgd_step_vector,
 )
 
 # the codes compiled into the kernels, for the tests to hold against fastnn.codes
 ACTIVATION_CODES = {"identity": IDENTITY, "threshold": THRESHOLD, "logistic": LOGISTIC,
                     "tanh": TANH, "relu": RELU}
-LOSS_CODES = {"softmax_nll": SOFTMAX_NLL, "logistic_nll": LOGISTIC_NLL, "squared": SQUARED}
+LOSS_CODES = {"softmax_nll": SOFTMAX_NLL, "logistic_nll": LOGISTIC_NLL, "squared": SQUARED,
+              "half_squared": HALF_SQUARED, "poisson": POISSON}
 
 
 def activation(const floating[::1] a, int code, floating[::1] out):

@@ -22,6 +22,8 @@ cdef enum:
     SOFTMAX_NLL = 0
     LOGISTIC_NLL = 1
     SQUARED = 2
+    HALF_SQUARED = 3
+    POISSON = 4
 
 
 cdef inline floating _exp(floating x) noexcept nogil:
@@ -168,7 +170,7 @@ cdef inline void activate_vector(floating* a, Py_ssize_t n, int code) noexcept n
 
 
 cdef inline void output_function_row(floating* a, Py_ssize_t n, int loss) noexcept nogil:
-    """a <- out_fn(a) in place for one example: softmax, logistic or identity."""
+    """a <- out_fn(a) in place for one example: softmax, logistic, exp (Poisson) or identity."""
     cdef Py_ssize_t j
     cdef floating m, s
     if loss == SOFTMAX_NLL:
@@ -185,15 +187,19 @@ cdef inline void output_function_row(floating* a, Py_ssize_t n, int loss) noexce
     elif loss == LOGISTIC_NLL:
         for j in range(n):
             a[j] = sigmoid(a[j])
+    elif loss == POISSON:
+        for j in range(n):
+            a[j] = _exp(a[j])
 
 
 cdef inline floating output_loss_grad_row(const floating* a, const floating* y, Py_ssize_t n,
                                           int loss, floating* f, floating* grad) noexcept nogil:
     """Fused output of one example: f = out_fn(a), grad = dl/da; returns the loss l(f, y).
 
-    ``a`` must not share memory with ``grad`` (the softmax keeps exp(a - max) there)."""
+    ``a`` must not share memory with ``grad`` (the softmax keeps exp(a - max) there). Poisson
+    targets must be >= 0, unchecked (a negative one gives NaN)."""
     cdef Py_ssize_t j
-    cdef floating m, s, log_s, total = 0
+    cdef floating m, s, log_s, y_log_y, total = 0
     if loss == SOFTMAX_NLL:
         m = a[0]
         for j in range(1, n):
@@ -215,6 +221,20 @@ cdef inline floating output_loss_grad_row(const floating* a, const floating* y, 
             f[j] = sigmoid(a[j])
             grad[j] = f[j] - y[j]
         return total
+    if loss == POISSON:
+        for j in range(n):
+            f[j] = _exp(a[j])
+            grad[j] = f[j] - y[j]
+            y_log_y = y[j] * _log(y[j]) if y[j] != 0 else 0  # its limit at y = 0
+            # half the Poisson deviance from a: no log of f, which may round to 0
+            total += ((f[j] - y[j] * a[j]) + y_log_y) - y[j]
+        return total
+    if loss == HALF_SQUARED:
+        for j in range(n):
+            f[j] = a[j]
+            grad[j] = f[j] - y[j]
+            total += (y[j] - f[j]) * (y[j] - f[j])
+        return total / 2  # the reference halves the row's sum
     for j in range(n):
         f[j] = a[j]
         grad[j] = 2 * (f[j] - y[j])

@@ -52,6 +52,58 @@ def squared_loss_grad(f, y):
     return 2 * (f - y)
 
 
+def half_squared_loss(f, y):
+    """Half the quadratic loss, l(Y, f(X)) = |Y - f(X)|^2 / 2, summed over outputs, one value
+    per example: scikit-learn's "squared_error" of MLPRegressor, before its averaging."""
+    f = check_array("f", f, ndim=2, finite=False)
+    y = check_array("y", y, ndim=2, finite=False)
+    if f.shape != y.shape:
+        raise ValueError(f"f and y must have the same shape, got {f.shape} and {y.shape}")
+    return 0.5 * np.sum((y - f) ** 2, axis=1)
+
+
+def half_squared_loss_grad(f, y):
+    """Gradient of |y - f|^2 / 2 with respect to f: f - y. With an identity output a = f,
+    it is also the gradient with respect to the output pre-activation."""
+    f = check_array("f", f, ndim=2, finite=False)
+    y = check_array("y", y, ndim=2, finite=False)
+    if f.shape != y.shape:
+        raise ValueError(f"f and y must have the same shape, got {f.shape} and {y.shape}")
+    return f - y
+
+
+def _y_log_y(y):
+    """y log y element-wise, with its limit 0 at y = 0 (scipy's ``xlogy(y, y)``); NaN where
+    y < 0."""
+    y = check_array("y", y, finite=False)
+    return y * np.log(np.where(y == 0, np.ones_like(y), y))
+
+
+def poisson_loss(a, y):
+    """Half the Poisson deviance of an exponential output f = exp(a), targets y >= 0:
+    l = sum_j [y_j log(y_j / f_j) - y_j + f_j], with y log y = 0 at y = 0, one value per example
+    (scikit-learn's "poisson" loss of MLPRegressor, before its averaging).
+
+    Written from a, as l = sum_j [exp(a_j) - y_j a_j + y_j log y_j - y_j], so that no log of f
+    is taken (f may round to 0). A negative target gives NaN: y must be >= 0."""
+    a = check_array("a", a, ndim=2, finite=False)
+    y = check_array("y", y, ndim=2, finite=False)
+    if a.shape != y.shape:
+        raise ValueError(f"a and y must have the same shape, got {a.shape} and {y.shape}")
+    y = y.astype(a.dtype)
+    return np.sum(np.exp(a) - y * a + _y_log_y(y) - y, axis=1)
+
+
+def poisson_loss_grad(a, y):
+    """Gradient of the half Poisson deviance with respect to the pre-activation a:
+    exp(a) - y, the fused form of (dl/df) * exp'(a) = (1 - y / f) f."""
+    a = check_array("a", a, ndim=2, finite=False)
+    y = check_array("y", y, ndim=2, finite=False)
+    if a.shape != y.shape:
+        raise ValueError(f"a and y must have the same shape, got {a.shape} and {y.shape}")
+    return np.exp(a) - y.astype(a.dtype)
+
+
 def logistic_nll(a, y):
     """Binary negative log-likelihood of a logistic output f = sigm(a), y in {0, 1}:
     l = -[y log f + (1 - y) log(1 - f)] = log(1 + exp(a)) - y a, summed over outputs.
@@ -128,20 +180,24 @@ def softmax_nll_grad(a, y):
 
 
 def output_function(a, loss):
-    """The output f(x) that goes with ``loss``: softmax, sigmoid or identity of a."""
+    """The output f(x) that goes with ``loss``: softmax, sigmoid, exp (Poisson) or identity
+    (squared and half squared losses) of a."""
     loss = codes.loss_code(loss)
     if loss == codes.SOFTMAX_NLL:
         return softmax(a)
     if loss == codes.LOGISTIC_NLL:
         return sigmoid(a)
+    if loss == codes.POISSON:
+        return np.exp(check_array("a", a, finite=False))
     return check_array("a", a, finite=False).copy()
 
 
 def output_loss_grad(a, Y, loss, f_out, grad_out):
     """Fused output layer, the kernel-contract form: from the pre-activations ``a`` (n, k)
     and the target matrix ``Y`` (n, k) -- one-hot rows e(y) for softmax-NLL, 0/1 for
-    logistic-NLL, real values for squared loss -- write the output f into ``f_out``, the
-    per-example gradient with respect to ``a`` into ``grad_out``, and return the summed loss.
+    logistic-NLL, real values for the squared losses, values >= 0 for Poisson -- write the
+    output f into ``f_out``, the per-example gradient with respect to ``a`` into ``grad_out``,
+    and return the summed loss.
 
     =============  =====================  =======================
     loss           f(x)                   gradient w.r.t. a
@@ -149,7 +205,12 @@ def output_loss_grad(a, Y, loss, f_out, grad_out):
     softmax_nll    softmax(a)             -(e(y) - f(x))
     logistic_nll   sigm(a)                f(x) - y
     squared        a                      2 (f(x) - y)
+    half_squared   a                      f(x) - y
+    poisson        exp(a)                 f(x) - y
     =============  =====================  =======================
+
+    The sign of the Poisson targets is not checked: a negative target gives a NaN loss, as in
+    every backend.
     """
     a, Y, loss, f_out, grad_out = check_output_loss_grad(a, Y, loss, f_out, grad_out)
     return fused_output(a, Y, loss, f_out, grad_out)
@@ -167,6 +228,13 @@ def fused_output(a, Y, loss, f_out, grad_out):
         f_out[...] = sigmoid(a)
         grad_out[...] = f_out - Y
         return float(np.sum(logistic_nll(a, Y)))
+    if loss == codes.POISSON:
+        f_out[...] = np.exp(a)
+        grad_out[...] = f_out - Y
+        return float(np.sum(poisson_loss(a, Y)))
     f_out[...] = a
+    if loss == codes.HALF_SQUARED:
+        grad_out[...] = f_out - Y
+        return float(np.sum(half_squared_loss(f_out, Y)))
     grad_out[...] = 2 * (f_out - Y)
     return float(np.sum(squared_loss(f_out, Y)))
