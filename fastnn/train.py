@@ -43,12 +43,13 @@ class LossGrowthWarning(UserWarning):
 
 @dataclass
 class Network:
-    """A multilayer perceptron as the kernels see it, with its SGD velocities.
+    """A multilayer perceptron as the kernels see it, with its optimiser's state.
 
     ``weights[k]`` has shape (n_in, n_out) (input-major), ``biases[k]`` (n_out,);
     ``activations`` holds one activation code per hidden layer and ``loss`` the code of the
-    output loss (which fixes the output function). ``vel_W`` and ``vel_b`` are the momentum
-    velocities, zeros until momentum is used.
+    output loss (which fixes the output function). ``vel_W`` and ``vel_b`` are SGD's momentum
+    velocities or Adam's first moments, ``sq_W`` and ``sq_b`` Adam's second moments, and
+    ``steps`` the number of Adam steps taken; all zeros until used.
     """
     weights: list
     biases: list
@@ -56,12 +57,21 @@ class Network:
     loss: int
     vel_W: list = field(default_factory=list)
     vel_b: list = field(default_factory=list)
+    sq_W: list = field(default_factory=list)
+    sq_b: list = field(default_factory=list)
+    steps: int = 0
 
     def __post_init__(self):
-        if not self.vel_W:
-            self.vel_W = [np.zeros_like(W) for W in self.weights]
-        if not self.vel_b:
-            self.vel_b = [np.zeros_like(b) for b in self.biases]
+        for name, like in (("vel_W", self.weights), ("vel_b", self.biases),
+                           ("sq_W", self.weights), ("sq_b", self.biases)):
+            if not getattr(self, name):
+                setattr(self, name, [np.zeros_like(a) for a in like])
+
+    def reset_optimizer(self):
+        """Zero velocities and moments, no Adam step taken: a new optimiser's state."""
+        for state in (*self.vel_W, *self.vel_b, *self.sq_W, *self.sq_b):
+            state[...] = 0
+        self.steps = 0
 
     @classmethod
     def glorot(cls, layer_sizes, activations, loss, rng, dtype):
@@ -72,16 +82,18 @@ class Network:
 
     @property
     def arrays(self):
-        """Every array the training updates in place: weights, biases, velocities."""
-        return [*self.weights, *self.biases, *self.vel_W, *self.vel_b]
+        """Every array the training updates in place: weights, biases, the optimiser's
+        state."""
+        return [*self.weights, *self.biases, *self.vel_W, *self.vel_b, *self.sq_W, *self.sq_b]
 
     def snapshot(self):
-        """Copies of :attr:`arrays`, for :meth:`restore`."""
-        return [a.copy() for a in self.arrays]
+        """Copies of :attr:`arrays` and the step count, for :meth:`restore`."""
+        return [a.copy() for a in self.arrays], self.steps
 
     def restore(self, snapshot):
-        """Write back, in place, the arrays saved by :meth:`snapshot`."""
-        for a, saved in zip(self.arrays, snapshot):
+        """Write back, in place, the arrays and step count saved by :meth:`snapshot`."""
+        arrays, self.steps = snapshot
+        for a, saved in zip(self.arrays, arrays):
             a[...] = saved
 
     def is_finite(self):
@@ -164,50 +176,152 @@ class EpochSlicer:
             self.length = min(2 * self.length, self.max_length)
 
 
-def run_epoch(ops, net, X, Y, order, lr, batch_size, l2, l1, momentum, nesterov, *,
+class SGDSolver:
+    """scikit-learn's ``solver="sgd"``: steps of a learning-rate schedule
+    (:mod:`fastnn.schedules`), with classical or Nesterov momentum (velocities in the
+    network). The backend's ``sgd_epoch`` runs batches of one, ``minibatch_sgd_epoch`` the
+    others."""
+
+    def __init__(self, schedule, momentum=0.0, nesterov=False):
+        self.schedule, self.momentum, self.nesterov = schedule, float(momentum), bool(nesterov)
+
+    @property
+    def learning_rate(self):
+        return self.schedule.learning_rate
+
+    def run(self, ops, net, X, Y, l2, l1, batch_size):
+        """One call over all the rows of (X, Y) in order; returns the mean objective."""
+        args = (X, Y, np.arange(X.shape[0], dtype=np.int64), net.weights, net.biases, net.vel_W,
+                net.vel_b, list(net.activations), net.loss, self.schedule.learning_rate, l2, l1,
+                self.momentum, self.nesterov)
+        if batch_size == 1:
+            return ops.sgd_epoch(*args)
+        return ops.minibatch_sgd_epoch(*args, batch_size=batch_size)
+
+    def epoch_end(self, t):
+        self.schedule.epoch_end(t)
+
+    def on_plateau(self):
+        return self.schedule.on_plateau()
+
+
+class AdamSolver:
+    """scikit-learn's ``solver="adam"``: Adam at the rate ``learning_rate_init`` with its
+    bias correction (moments and step count in the network). Its rate has no schedule, and a
+    plateau stops training, as in scikit-learn."""
+
+    def __init__(self, learning_rate_init, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
+        self.learning_rate = float(learning_rate_init)
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def run(self, ops, net, X, Y, l2, l1, batch_size):
+        """One call over all the rows of (X, Y) in order; returns the mean objective."""
+        n = X.shape[0]
+        args = (X, Y, np.arange(n, dtype=np.int64), net.weights, net.biases, net.vel_W,
+                net.vel_b, net.sq_W, net.sq_b, list(net.activations), net.loss,
+                self.learning_rate, l2, l1, self.beta_1, self.beta_2, self.epsilon, net.steps)
+        if batch_size == 1:
+            value = ops.adam_epoch(*args)
+        else:
+            value = ops.minibatch_adam_epoch(*args, batch_size=batch_size)
+        net.steps += -(-n // batch_size)
+        return value
+
+    def epoch_end(self, t):
+        """Adam's rate has no schedule."""
+
+    def on_plateau(self):
+        return False
+
+
+class ShuffledOrder:
+    """The epochs' orders of the rows 0..n-1 as scikit-learn draws them: every epoch shuffles
+    the previous epoch's order with :func:`sklearn.utils.shuffle` and the legacy
+    ``RandomState`` ``random_state`` (or keeps 0..n-1 when ``shuffle`` is False)."""
+
+    def __init__(self, n, random_state, shuffle=True):
+        self.random_state, self.shuffle = random_state, bool(shuffle)
+        self.order = np.arange(n, dtype=np.int64)
+
+    def next(self):
+        if self.shuffle:
+            from sklearn.utils import shuffle
+
+            self.order = shuffle(self.order, random_state=self.random_state)
+        return self.order
+
+    def state(self):
+        return self.order, self.random_state.get_state() if self.shuffle else None
+
+    def set_state(self, state):
+        self.order, random_state = state
+        if random_state is not None:
+            self.random_state.set_state(random_state)
+
+
+class GeneratorOrder:
+    """The epochs' orders as independent permutations drawn from a NumPy Generator (0..n-1
+    when ``shuffle`` is False)."""
+
+    def __init__(self, n, rng, shuffle=True):
+        self.n, self.rng, self.shuffle = n, rng, bool(shuffle)
+
+    def next(self):
+        return epoch_order(self.rng, self.n, self.shuffle)
+
+    def state(self):
+        return self.rng.bit_generator.state
+
+    def set_state(self, state):
+        self.rng.bit_generator.state = state
+
+
+def _calls(n, batch_size, slicer):
+    """The (start, stop, batch size) of the calls an epoch of n rows is run in: slices of
+    whole batches from ``slicer``, then the last, smaller batch on its own (its regulariser
+    may depend on its size)."""
+    full = n - n % batch_size
+    for start, stop in slicer.slices(full):
+        yield start, stop, batch_size
+    if full < n:
+        yield full, n, n - full
+
+
+def run_epoch(solver, ops, net, X, Y, order, batch_size, l2=0.0, alpha=0.0, l1=0.0, *,
               rows=None, slicer=None):
-    """One epoch through the backend ``ops``'s fused epoch, in slices; returns the mean
-    per-example loss.
+    """One epoch through the backend ``ops``'s fused epochs, in slices; returns the mean
+    per-example objective (loss plus regulariser, see the contract's ``sgd_epoch``).
 
     The epoch visits the rows ``order`` of ``X`` (or, given ``rows``, the rows
     ``rows[order]``: training rows picked by index, without a copy of ``X``). Each slice of
-    that sequence is gathered as ``X[rows_of_slice]`` and run with the order 0..len-1: every
-    contract call checks its whole ``X``, so the slice, not ``X``, is what it must be given.
-    The weights come out bit-identical to one call over the whole epoch; the mean loss agrees
-    to rounding (it is summed per slice).
+    that sequence is gathered as ``X[rows_of_slice]`` and run in order: every contract call
+    checks its whole ``X``, so the slice, not ``X``, is what it must be given. The weights
+    come out bit-identical to one call over the whole epoch; the mean agrees to rounding.
+
+    The L2 coefficient of a call is ``l2 + alpha / (2 m)`` with m its batch size: ``l2`` is
+    the lecture's (gradient 2 l2 W at every step), ``alpha`` scikit-learn's (its penalty
+    0.5 alpha ||W||^2 is added to each batch's summed loss before the mean is taken).
     """
     n = len(order)
     if slicer is None:
         slicer = EpochSlicer(batch_size, X.shape[1] * X.itemsize)
-    kwargs = {} if batch_size == 1 else {"batch_size": batch_size}
-    epoch = ops.sgd_epoch if batch_size == 1 else ops.minibatch_sgd_epoch
-    activations = list(net.activations)
     total = 0.0
-    for start, stop in slicer.slices(n):
+    for start, stop, size in _calls(n, batch_size, slicer):
         picked = order[start:stop] if rows is None else rows[order[start:stop]]
         began = time.perf_counter()
-        loss = epoch(X[picked], Y[picked], np.arange(stop - start, dtype=np.int64),
-                     net.weights, net.biases, net.vel_W, net.vel_b, activations, net.loss,
-                     lr, l2, l1, momentum, nesterov, **kwargs)
-        slicer.took(time.perf_counter() - began, stop - start)
-        total += float(loss) * (stop - start)
+        value = solver.run(ops, net, X[picked], Y[picked], l2 + alpha / (2.0 * size), l1, size)
+        if size == batch_size:
+            slicer.took(time.perf_counter() - began, stop - start)
+        total += float(value) * (stop - start)
         if not np.isfinite(total):
             return total  # diverged: the rest of the epoch would only spend time
     return total / n if n else 0.0
 
 
-def _progress_bar(total, verbose):
-    if not verbose:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="epoch", leave=True, dynamic_ncols=True)
-
-
-def run_epochs(ops, net, X, Y, *, max_epochs, schedule, rng, history, batch_size=1,
-               l2=0.0, l1=0.0, momentum=0.0, nesterov=False, shuffle=True, tol=1e-4,
-               n_iter_no_change=10, stop_early=True, validation_score=None, callbacks=(),
-               verbose=False, rows=None):
+def run_epochs(ops, net, X, Y, *, max_epochs, history, schedule=None, rng=None, solver=None,
+               orders=None, batch_size=1, l2=0.0, alpha=0.0, l1=0.0, momentum=0.0,
+               nesterov=False, shuffle=True, tol=1e-4, n_iter_no_change=10, stop_early=True,
+               validation_score=None, callbacks=(), verbose=False, rows=None):
     """Train ``net`` in place for up to ``max_epochs`` epochs; return True when a stopping
     rule ended training before ``max_epochs`` (the run "converged"), False otherwise.
 
@@ -220,26 +334,29 @@ def run_epochs(ops, net, X, Y, *, max_epochs, schedule, rng, history, batch_size
     X, Y : ndarray
         C-contiguous inputs (n, d) and target matrix (n, k), in the network's dtype.
     max_epochs : int
-    schedule : schedule from :func:`fastnn.schedules.make_schedule`
-        Its ``learning_rate`` is used for each epoch; ``epoch_end(t)`` is called after it and
-        ``on_plateau()`` when the loss (or validation score) stops improving.
-    rng : numpy.random.Generator
-        Draws each epoch's permutation of the rows.
     history : History
         Updated in place: loss curve, validation scores, best values, counters (``n_iter``
         counts on from its value: the caller resets it).
+    schedule : schedule from :func:`fastnn.schedules.make_schedule`, optional
+        With ``momentum`` and ``nesterov``, the :class:`SGDSolver` used when ``solver`` is
+        None.
+    rng : numpy.random.Generator, optional
+        With ``shuffle``, draws each epoch's permutation of the rows when ``orders`` is None.
+    solver : SGDSolver or AdamSolver, optional
+        The optimiser: ``run`` makes one backend call, ``epoch_end(t)`` follows each epoch
+        and ``on_plateau()`` is asked when the loss (or validation score) stops improving:
+        True when it adapted (training goes on), False to stop.
+    orders : ShuffledOrder or GeneratorOrder, optional
+        Gives each epoch's order of the rows (``next()``), and its state for an interrupt.
     batch_size : int
-        1 runs the backend's ``sgd_epoch``, more runs ``minibatch_sgd_epoch``.
-    l2, l1, momentum, nesterov
-        Passed to the kernels: penalty l2 ||W||_F^2 + l1 |W|_1 on weights, classical or
-        Nesterov momentum.
-    shuffle : bool
-        Draw a new order every epoch, else keep the rows' order.
+    l2, alpha, l1 : float
+        Weight decay: the lecture's l2 ||W||^2 and l1 |W|_1 at every step, and scikit-learn's
+        alpha (0.5 alpha ||W||^2 per batch; see :func:`run_epoch`).
     tol, n_iter_no_change : float, int
         An epoch "improves" when the loss falls below the best loss minus ``tol`` (or the
         validation score rises above the best score plus ``tol``). After more than
-        ``n_iter_no_change`` epochs without improvement the schedule may adapt its rate
-        (``"adaptive"``); otherwise training stops.
+        ``n_iter_no_change`` epochs without improvement the solver may adapt its rate;
+        otherwise training stops (scikit-learn's rule).
     stop_early : bool
         Apply the stopping rule (``partial_fit`` does not).
     validation_score : callable or None
@@ -249,7 +366,8 @@ def run_epochs(ops, net, X, Y, *, max_epochs, schedule, rng, history, batch_size
     callbacks : sequence of callables
         Each is called as ``callback(EpochInfo)`` after every epoch; one returning True stops.
     verbose : bool or int
-        Show a tqdm progress bar with the epoch, the loss and examples per second.
+        Print scikit-learn's lines after each epoch: "Iteration N, loss = ..." (and
+        "Validation score: ..." with a validation set).
     rows : ndarray of int or None
         The rows of ``X`` and ``Y`` to train on (None: all); the others are left alone, so a
         validation set needs no copy of the training rows.
@@ -260,9 +378,9 @@ def run_epochs(ops, net, X, Y, *, max_epochs, schedule, rng, history, batch_size
         When an epoch makes the loss or a weight NaN or infinite. ``net`` then holds the
         parameters of the end of the last finite epoch.
     KeyboardInterrupt
-        Passed on, once ``net`` and ``rng`` are put back to the end of the last completed
-        epoch (so they agree with ``history``), or to the best validation score's weights.
-        Ctrl-C is seen between two slices of an epoch (:class:`EpochSlicer`).
+        Passed on, once ``net`` and the order's random state are put back to the end of the
+        last completed epoch (so they agree with ``history``), or to the best validation
+        score's weights. Ctrl-C is seen between two slices of an epoch (:class:`EpochSlicer`).
 
     Warns
     -----
@@ -271,59 +389,62 @@ def run_epochs(ops, net, X, Y, *, max_epochs, schedule, rng, history, batch_size
         the first of ``history.loss_curve`` while still finite.
     """
     n = X.shape[0] if rows is None else len(rows)
+    if solver is None:
+        solver = SGDSolver(schedule, momentum, nesterov)
+    if orders is None:
+        orders = GeneratorOrder(n, rng, shuffle)
     slicer = EpochSlicer(batch_size, X.shape[1] * X.itemsize)
     best_snapshot = interrupted_epoch = None
     stopped = False
-    bar = _progress_bar(max_epochs, verbose)
     try:
         for _ in range(max_epochs):
-            # until this epoch is recorded in history, an interrupt puts back net and rng
-            interrupted_epoch = (net.snapshot(), rng.bit_generator.state if shuffle else None)
-            order = epoch_order(rng, n, shuffle)
-            lr = schedule.learning_rate
+            # until this epoch is recorded in history, an interrupt puts back net and orders
+            interrupted_epoch = (net.snapshot(), orders.state())
+            order = orders.next()
+            lr = solver.learning_rate
             start = time.perf_counter()
             # overflow is reported below as a TrainingDivergedError, not as NumPy warnings
             with np.errstate(over="ignore", invalid="ignore"):
-                loss = run_epoch(ops, net, X, Y, order, lr, batch_size, l2, l1, momentum,
-                                 nesterov, rows=rows, slicer=slicer)
-                seconds = time.perf_counter() - start
+                loss = run_epoch(solver, ops, net, X, Y, order, batch_size, l2, alpha, l1,
+                                 rows=rows, slicer=slicer)
+            seconds = time.perf_counter() - start
             if not (np.isfinite(loss) and net.is_finite()):
                 net.restore(interrupted_epoch[0])
                 raise TrainingDivergedError(
                     f"the training loss became NaN or infinite at epoch {history.n_iter + 1} "
                     f"(learning rate {lr:g}). Try a smaller learning_rate_init or scaling the "
                     f"inputs.")
+            loss = float(loss)
             history.loss_curve.append(loss)
             history.n_iter += 1
             history.t += n
             interrupted_epoch = None
-            schedule.epoch_end(history.t)
+            if verbose:
+                print(f"Iteration {history.n_iter}, loss = {loss:.8f}")
 
             score = None
             if validation_score is not None:
                 score = float(validation_score(net))
                 history.validation_scores.append(score)
+                if verbose:
+                    print(f"Validation score: {score:f}")
                 improved = score >= history.best_validation_score + tol
                 if score > history.best_validation_score:
                     history.best_validation_score = score
                     best_snapshot = net.snapshot()
             else:
                 improved = loss <= history.best_loss - tol
-            history.best_loss = min(history.best_loss, loss)
+                history.best_loss = min(history.best_loss, loss)
             history.no_improvement_count = 0 if improved else history.no_improvement_count + 1
+            solver.epoch_end(history.t)
 
             info = EpochInfo(history.n_iter, loss, score, lr, seconds,
                              n / seconds if seconds > 0 else np.inf, net)
-            if bar is not None:
-                bar.set_postfix(loss=f"{loss:.4g}",
-                                examples_per_s=f"{info.examples_per_second:,.0f}",
-                                **({} if score is None else {"val_score": f"{score:.4f}"}))
-                bar.update(1)
             if any([bool(callback(info)) for callback in callbacks]):  # call every one
                 stopped = True
                 break
             if stop_early and history.no_improvement_count > n_iter_no_change:
-                if schedule.on_plateau():
+                if solver.on_plateau():
                     history.no_improvement_count = 0
                 else:
                     stopped = True
@@ -331,14 +452,10 @@ def run_epochs(ops, net, X, Y, *, max_epochs, schedule, rng, history, batch_size
     except KeyboardInterrupt:
         if interrupted_epoch is not None:
             net.restore(interrupted_epoch[0])
-            if interrupted_epoch[1] is not None:
-                rng.bit_generator.state = interrupted_epoch[1]
+            orders.set_state(interrupted_epoch[1])
         if best_snapshot is not None:
             net.restore(best_snapshot)
         raise
-    finally:
-        if bar is not None:
-            bar.close()
     if best_snapshot is not None:
         net.restore(best_snapshot)
     _warn_on_loss_growth(history.loss_curve)

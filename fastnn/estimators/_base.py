@@ -21,6 +21,18 @@ def make_rng(random_state):
     return np.random.default_rng(random_state)
 
 
+def legacy_random_state(random_state):
+    """The ``RandomState`` a training call draws from, as scikit-learn's
+    ``check_random_state``: None is NumPy's global one, an int seeds a new one, a RandomState
+    is used as it is; a NumPy Generator (which fastnn also accepts) seeds a new one with a
+    number drawn from it."""
+    from sklearn.utils import check_random_state
+
+    if isinstance(random_state, np.random.Generator):
+        return np.random.RandomState(random_state.integers(2 ** 32, dtype=np.uint64))
+    return check_random_state(random_state)
+
+
 def training_dtype(estimator, continuing):
     """What to pass as ``dtype`` to scikit-learn's ``validate_data`` for a training call.
 
@@ -57,7 +69,7 @@ def guarded(estimator, call, *args, **kwargs):
         raise
 
 
-def check_classes(estimator, y, classes, continuing, incremental):
+def check_classes(estimator, y, classes, continuing, incremental, min_classes=2):
     """The class labels of a classifier's training call, once ``y`` is checked against them.
 
     Parameters
@@ -73,6 +85,8 @@ def check_classes(estimator, y, classes, continuing, incremental):
         The call continues the fitted model (``partial_fit`` or ``warm_start`` on a fitted one).
     incremental : bool
         The call is a ``partial_fit``.
+    min_classes : int
+        The fewest classes the classifier accepts (2, or 1 where scikit-learn accepts one).
 
     Returns
     -------
@@ -99,9 +113,9 @@ def check_classes(estimator, y, classes, continuing, incremental):
                              f"{labels!r}")
     else:
         labels = np.unique(y)
-    if len(labels) < 2:
-        raise ValueError(f"{type(estimator).__name__} needs at least 2 classes in y, got "
-                         f"{len(labels)} class: {labels!r}")
+    if len(labels) < min_classes:
+        raise ValueError(f"{type(estimator).__name__} needs at least {min_classes} classes in "
+                         f"y, got {len(labels)} class: {labels!r}")
     unknown = np.setdiff1d(y, labels)
     if unknown.size:
         raise ValueError(f"y holds labels {unknown!r} that are not among the classes {labels!r}")

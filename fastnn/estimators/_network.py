@@ -1,5 +1,17 @@
-"""The networks trained by SGD: MLPClassifier, MLPRegressor and LogisticRegression (the
-network without hidden layer). Training runs in :func:`fastnn.train.run_epochs`."""
+"""The networks trained by stochastic solvers: MLPClassifier, MLPRegressor and
+LogisticRegression (the network without hidden layer). They speak scikit-learn's language:
+a shared parameter name means what it means in scikit-learn's ``MLPClassifier`` /
+``MLPRegressor`` (``solver``, ``alpha``, the initial weights and the shuffling drawn from
+``random_state``, ``loss_``, ``n_iter_``, ...), so that a float64 fit is scikit-learn's fit to
+rounding. Training runs in :func:`fastnn.train.run_epochs`; this layer converts:
+
+* ``alpha`` is scikit-learn's L2 term, 0.5 alpha ||W||^2 added to each batch's summed loss
+  before the mean: the kernels' per-step coefficient is alpha / (2 m) for a batch of m rows;
+* the initial weights and biases are drawn as scikit-learn draws them: U(-r, r) with
+  r = sqrt(6 / (fan_in + fan_out)) (sqrt(2 / ...) for the logistic activation), biases too;
+* each epoch's order is scikit-learn's cumulative shuffle of the rows, from the same
+  ``RandomState``.
+"""
 from __future__ import annotations
 
 import copy
@@ -11,21 +23,24 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import r2_score
+from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import validate_data
 
 from .. import _persistence, codes
 from ..backend import get_backend
 from ..reference.losses import one_hot
 from ..schedules import make_schedule
-from ..train import History, Network, run_epochs
-from ._base import FastnnEstimator, check_classes, guarded, make_rng, training_dtype
+from ..train import (AdamSolver, History, Network, SGDSolver, ShuffledOrder, run_epochs)
+from ._base import (FastnnEstimator, check_classes, guarded, legacy_random_state,
+                    training_dtype)
 from ._docs import _MLP_DOC_ATTRIBUTES, _MLP_DOC_PARAMETERS
 
 _OUTPUT_ACTIVATION = {codes.SOFTMAX_NLL: "softmax", codes.LOGISTIC_NLL: "logistic",
-                      codes.SQUARED: "identity"}
+                      codes.SQUARED: "identity", codes.HALF_SQUARED: "identity",
+                      codes.POISSON: "exp"}
 
 
 def _threads(n_jobs):
@@ -53,10 +68,43 @@ def _check_layer_sizes(hidden_layer_sizes):
     return [int(s) for s in sizes]
 
 
-class BaseSGDNetwork(FastnnEstimator):
-    """A network trained by SGD through :func:`fastnn.train.run_epochs`.
+def initial_network(sizes, activation, loss, random_state, dtype):
+    """Weights and biases drawn as scikit-learn's MLP draws them, layer after layer from the
+    ``RandomState`` ``random_state``: U(-r, r) with r = sqrt(factor / (fan_in + fan_out)),
+    factor 2 for the logistic activation and 6 otherwise (Glorot's bound), for the weights
+    and then the biases of each layer; drawn in float64, then cast to ``dtype``."""
+    factor = 2.0 if activation in ("logistic", "sigmoid") else 6.0
+    weights, biases = [], []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        bound = np.sqrt(factor / (fan_in + fan_out))
+        weights.append(random_state.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype))
+        biases.append(random_state.uniform(-bound, bound, fan_out).astype(dtype))
+    codes_ = [codes.activation_code(activation)] * (len(sizes) - 2)
+    return Network(weights, biases, tuple(codes_), int(loss))
 
-    Its ``__init__`` stores the parameters every SGD network has; each public estimator
+
+def data_loss(f, Y, loss):
+    """The mean loss of the outputs ``f`` against the targets ``Y`` as scikit-learn reports
+    it (its ``LOSS_FUNCTIONS``): probabilities clipped to [eps, 1 - eps] for the
+    log-likelihoods, half the squared error averaged over outputs, half the Poisson
+    deviance."""
+    if loss in (codes.SOFTMAX_NLL, codes.LOGISTIC_NLL):
+        eps = np.finfo(f.dtype).eps
+        p = np.clip(f, eps, 1 - eps)
+        if loss == codes.SOFTMAX_NLL:
+            return float(-np.sum(Y * np.log(p)) / len(f))
+        return float(-np.sum(Y * np.log(p) + (1 - Y) * np.log(1 - p)) / len(f))
+    if loss == codes.POISSON:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_ratio = np.where(Y > 0, np.log(np.where(Y > 0, Y, 1) / f), 0)
+        return float(np.sum(Y * log_ratio - Y + f) / len(f))
+    return float(0.5 * np.mean((Y - f) ** 2))
+
+
+class BaseSGDNetwork(FastnnEstimator):
+    """A network trained by a stochastic solver through :func:`fastnn.train.run_epochs`.
+
+    Its ``__init__`` stores the parameters every such network has; each public estimator
     spells out its own parameters and defaults in its own ``__init__`` (scikit-learn's
     ``get_params`` reads that signature) and passes them on.
     """
@@ -64,6 +112,7 @@ class BaseSGDNetwork(FastnnEstimator):
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"identity", "logistic", "sigmoid", "tanh", "relu"})],
+        "solver": [StrOptions({"sgd", "adam"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "l1": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -79,17 +128,21 @@ class BaseSGDNetwork(FastnnEstimator):
         "momentum": [Interval(Real, 0, 1, closed="both")],
         "nesterovs_momentum": ["boolean"],
         "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "backend": [str],  # the names are checked by fastnn.get_backend, their one registry
         "dtype": [StrOptions({"float32", "float64"}), None],
         "n_jobs": [Interval(Integral, -1, None, closed="left"), None],
     }
 
-    def __init__(self, *, alpha, l1, batch_size, learning_rate, learning_rate_init, power_t,
-                 max_iter, shuffle, random_state, tol, verbose, warm_start, momentum,
-                 nesterovs_momentum, early_stopping, validation_fraction, n_iter_no_change,
-                 backend, dtype, n_jobs):
+    def __init__(self, *, solver, alpha, l1, batch_size, learning_rate, learning_rate_init,
+                 power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum,
+                 nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2,
+                 epsilon, n_iter_no_change, backend, dtype, n_jobs):
+        self.solver = solver
         self.alpha = alpha
         self.l1 = l1
         self.batch_size = batch_size
@@ -106,6 +159,9 @@ class BaseSGDNetwork(FastnnEstimator):
         self.nesterovs_momentum = nesterovs_momentum
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.backend = backend
         self.dtype = dtype
@@ -115,8 +171,8 @@ class BaseSGDNetwork(FastnnEstimator):
     def _hidden_sizes(self):
         return _check_layer_sizes(self.hidden_layer_sizes)
 
-    def _hidden_activation(self):
-        return codes.activation_code(self.activation)
+    def _activation_name(self):
+        return self.activation
 
     # ------------------------------------------------------------------ checks
     def _prepare(self, X, y, incremental, classes=None):
@@ -124,6 +180,8 @@ class BaseSGDNetwork(FastnnEstimator):
         self._validate_params()
         if self.n_jobs == 0:
             raise ValueError("n_jobs must be a positive integer, -1 (all cores) or None, got 0")
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
         hidden = self._hidden_sizes()
         ops = get_backend(self.backend)
         fitted = hasattr(self, "coefs_")
@@ -135,89 +193,104 @@ class BaseSGDNetwork(FastnnEstimator):
                              f"{self.hidden_layer_sizes!r} cannot continue it "
                              f"(set warm_start=False to refit)")
         X, y = validate_data(self, X, y, reset=not continuing, dtype=dtype, order="C",
-                             multi_output=self._multi_output, y_numeric=not self._is_classifier)
+                             multi_output=True, y_numeric=not self._is_classifier)
         dtype = X.dtype
         Y = self._encode_targets(y, dtype, continuing, incremental, classes)
         if continuing and Y.shape[1] != self.coefs_[-1].shape[1]:
             raise ValueError(f"y has {Y.shape[1]} outputs but the fitted model has "
                              f"{self.coefs_[-1].shape[1]}")
-        rng = copy.deepcopy(self._rng) if continuing else make_rng(self.random_state)
-        rows = validation = None
-        if self.early_stopping and not incremental:
-            # split by index: the training rows are gathered slice by slice, and the
-            # validation rows chunk by chunk, so X is never copied whole
-            stratify = y if self._is_classifier else None
-            rows, validation = train_test_split(
-                np.arange(X.shape[0], dtype=np.int64), test_size=self.validation_fraction,
-                stratify=stratify, random_state=int(rng.integers(np.iinfo(np.int32).max)))
-        n_train = X.shape[0] if rows is None else len(rows)
-        batch_size = min(200, n_train) if self.batch_size == "auto" else self.batch_size
-        if batch_size > n_train:
-            warnings.warn(f"batch_size {batch_size} is larger than the {n_train} training "
-                          f"examples; it is clipped to {n_train}", UserWarning)
-            batch_size = n_train
-        return dict(X=X, Y=Y, hidden=hidden, ops=ops, dtype=dtype, continuing=continuing,
-                    rng=rng, rows=rows, validation=validation, batch_size=batch_size)
+        return dict(X=X, y=y, Y=Y, hidden=hidden, ops=ops, dtype=dtype, continuing=continuing)
+
+    def _split(self, plan, random_state):
+        """scikit-learn's early-stopping split, drawn from ``random_state`` after the initial
+        weights, by index: (training rows, validation rows), or (None, None)."""
+        if not self.early_stopping:
+            return None, None
+        y = plan["y"]
+        stratify = y if self._is_classifier and y.ndim == 1 else None
+        rows, validation = train_test_split(
+            np.arange(plan["X"].shape[0], dtype=np.int64), random_state=random_state,
+            test_size=self.validation_fraction, stratify=stratify)
+        if len(validation) < 2:
+            raise ValueError("The validation set is too small. Increase 'validation_fraction' "
+                             "or the size of your dataset.")
+        return rows, validation
+
+    def _batch_size(self, n_train):
+        if self.batch_size == "auto":
+            return min(200, n_train)
+        if self.batch_size > n_train:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going "
+                          "to be clipped", UserWarning)
+        return int(np.clip(self.batch_size, 1, n_train))
+
+    def _new_solver(self):
+        if self.solver == "adam":
+            return AdamSolver(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
+        return SGDSolver(make_schedule(self.learning_rate, self.learning_rate_init,
+                                       self.power_t), self.momentum, self.nesterovs_momentum)
 
     # ------------------------------------------------------------------ training
-    def _start_state(self, plan, incremental):
-        """The network, history and schedule this call trains: copies of the fitted ones
-        when continuing (the fitted model stays as it is until the call succeeds), else new
-        ones. As scikit-learn builds a new optimiser at every ``fit``, a warm-started ``fit``
-        gets a new schedule at the current ``learning_rate_init`` and zero velocities, while
-        ``partial_fit`` keeps both."""
+    def _start_state(self, plan, incremental, random_state):
+        """The network, history and solver this call trains: copies of the fitted ones when
+        continuing (the fitted model stays as it is until the call succeeds), else new ones.
+        As scikit-learn builds a new optimiser at every ``fit``, a warm-started ``fit`` gets a
+        new solver (schedule at the current ``learning_rate_init``, zero velocities and
+        moments), while ``partial_fit`` keeps the previous one."""
         X, Y = plan["X"], plan["Y"]
         if plan["continuing"]:
             net, history = copy.deepcopy(self._network), copy.deepcopy(self._history)
-            if incremental:
-                return net, history, copy.deepcopy(self._schedule)
-            for velocity in (*net.vel_W, *net.vel_b):
-                velocity[...] = 0
+            if incremental and getattr(self, "_solver", None) is not None:
+                return net, history, copy.deepcopy(self._solver)
+            net.reset_optimizer()
         else:
-            n_hidden = len(plan["hidden"])
             sizes = [X.shape[1], *plan["hidden"], Y.shape[1]]
-            net = Network.glorot(sizes, [self._hidden_activation()] * n_hidden,
-                                 self._loss_code(Y), plan["rng"], plan["dtype"])
+            net = initial_network(sizes, self._activation_name(), self._loss_code(Y),
+                                  random_state, plan["dtype"])
             history = History(validation_scores=[] if self.early_stopping else None)
+            history.validation_losses = [] if self.early_stopping else None
         if self.early_stopping and history.validation_scores is None:
-            history.validation_scores = []
-        return net, history, make_schedule(self.learning_rate, self.learning_rate_init,
-                                           self.power_t)
+            history.validation_scores, history.validation_losses = [], []
+        return net, history, self._new_solver()
 
     def _train(self, plan, incremental, callbacks):
-        X, Y, rng = plan["X"], plan["Y"], plan["rng"]
-        net, history, schedule = self._start_state(plan, incremental)
+        X, Y = plan["X"], plan["Y"]
+        random_state = legacy_random_state(self.random_state)
+        net, history, solver = self._start_state(plan, incremental, random_state)
+        rows, validation = self._split(plan, random_state)
+        n_train = X.shape[0] if rows is None else len(rows)
         history.n_iter = 0  # as scikit-learn: the epochs of this call; t_ runs on
         validation_score = None
-        if plan["validation"] is not None:
-            validation_score = partial(self._validation_score, X=X, Y=Y,
-                                       rows=plan["validation"], ops=plan["ops"])
+        if validation is not None:
+            validation_score = partial(self._validation_score, X=X, y=plan["y"], Y=Y,
+                                       rows=validation, ops=plan["ops"], history=history)
         interrupted = False
         try:
             with _threads(self.n_jobs):
                 stopped = run_epochs(
                     plan["ops"], net, X, Y, max_epochs=1 if incremental else self.max_iter,
-                    schedule=schedule, rng=rng, history=history, batch_size=plan["batch_size"],
-                    l2=float(self.alpha), l1=float(self.l1), momentum=float(self.momentum),
-                    nesterov=bool(self.nesterovs_momentum), shuffle=self.shuffle,
-                    tol=float(self.tol), n_iter_no_change=self.n_iter_no_change,
-                    stop_early=not incremental, validation_score=validation_score,
-                    callbacks=tuple(callbacks or ()), verbose=self.verbose, rows=plan["rows"])
+                    history=history, solver=solver,
+                    orders=ShuffledOrder(n_train, random_state, self.shuffle),
+                    batch_size=self._batch_size(n_train), alpha=float(self.alpha),
+                    l1=float(self.l1), tol=float(self.tol),
+                    n_iter_no_change=self.n_iter_no_change, stop_early=not incremental,
+                    validation_score=validation_score, callbacks=tuple(callbacks or ()),
+                    verbose=self.verbose, rows=rows)
         except KeyboardInterrupt:
             if history.n_iter == 0:
                 raise  # no epoch completed: the caller puts the estimator back as it was
             interrupted = True
         # the call succeeded: commit the new state
-        self._network, self._history, self._schedule, self._rng = net, history, schedule, rng
+        self._network, self._history, self._solver = net, history, solver
         self._resolved_ops = plan["ops"]
         self._set_fast_input(plan["dtype"])
         self._publish()
         if interrupted:
             warnings.warn("Training interrupted by user.", UserWarning, stacklevel=4)
         elif not (incremental or stopped):
-            warnings.warn(f"{type(self).__name__}: the maximum number of epochs "
-                          f"({self.max_iter}) was reached before the stopping rule was met",
-                          ConvergenceWarning, stacklevel=4)
+            warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
+                          f"and the optimization hasn't converged yet.", ConvergenceWarning,
+                          stacklevel=4)
         return self
 
     def _publish(self):
@@ -234,10 +307,12 @@ class BaseSGDNetwork(FastnnEstimator):
         self.t_ = history.t
         if history.validation_scores is not None:
             self.validation_scores_ = history.validation_scores
+            self.validation_loss_curve_ = getattr(history, "validation_losses", None)
             self.best_validation_score_ = history.best_validation_score
             self.best_loss_ = None
         else:
             self.validation_scores_ = None
+            self.validation_loss_curve_ = None
             self.best_validation_score_ = None
             self.best_loss_ = history.best_loss
 
@@ -309,28 +384,31 @@ class BaseSGDNetwork(FastnnEstimator):
         net = self._network
         return self._ops().forward(X, net.weights, net.biases, net.activations, net.loss)
 
-    def _validation_score(self, net, X, Y, rows, ops, chunk=8192):
-        """Accuracy (classifiers) or R^2 of ``net`` on the rows ``rows`` of (X, Y), gathered
-        ``chunk`` rows at a time rather than copied whole."""
+    def _validation_score(self, net, X, y, Y, rows, ops, history, chunk=8192):
+        """scikit-learn's validation score of ``net`` on the rows ``rows`` (accuracy, subset
+        accuracy for multilabel, or R^2), gathered ``chunk`` rows at a time rather than
+        copied whole; the validation loss is recorded in ``history.validation_losses``."""
         f = np.concatenate([
             ops.forward(X[part], net.weights, net.biases, net.activations, net.loss)
             for part in np.array_split(rows, max(1, -(-len(rows) // chunk)))])
-        Y_val = Y[rows]
+        history.validation_losses.append(data_loss(f, Y[rows], net.loss))
         if self._is_classifier:
-            predicted = (f[:, 0] > 0.5) if f.shape[1] == 1 else f.argmax(axis=1)
-            truth = Y_val[:, 0] if Y_val.shape[1] == 1 else Y_val.argmax(axis=1)
-            return float(np.mean(predicted == truth))
-        return float(r2_score(Y_val, f))
+            return float(accuracy_score(y[rows], self._labels(f)))
+        return float(r2_score(y[rows], f[:, 0] if f.shape[1] == 1 else f))
 
     # ------------------------------------------------------------------ persistence
     def _saved_state(self):
-        net, history = self._network, self._history
+        net, history, solver = self._network, self._history, self._solver
         arrays = {"loss_curve_": np.asarray(history.loss_curve, dtype=np.float64)}
         if history.validation_scores is not None:
             arrays["validation_scores_"] = np.asarray(history.validation_scores,
                                                       dtype=np.float64)
+            arrays["validation_loss_curve_"] = np.asarray(history.validation_losses,
+                                                          dtype=np.float64)
         for name, group in (("coefs", net.weights), ("intercepts", net.biases),
-                            ("velocity_coefs", net.vel_W), ("velocity_intercepts", net.vel_b)):
+                            ("velocity_coefs", net.vel_W), ("velocity_intercepts", net.vel_b),
+                            ("second_moment_coefs", net.sq_W),
+                            ("second_moment_intercepts", net.sq_b)):
             for k, a in enumerate(group):
                 arrays[f"{name}_{k}"] = a
         meta = {
@@ -339,8 +417,7 @@ class BaseSGDNetwork(FastnnEstimator):
             "n_features_in_": self.n_features_in_, "best_loss": history.best_loss,
             "best_validation_score": history.best_validation_score,
             "no_improvement_count": history.no_improvement_count, "n_iter": history.n_iter,
-            "t": history.t, "learning_rate": self._schedule.learning_rate,
-            "rng": self._rng.bit_generator.state,
+            "t": history.t, "adam_steps": net.steps, "learning_rate": solver.learning_rate,
         }
         return arrays, meta
 
@@ -348,7 +425,9 @@ class BaseSGDNetwork(FastnnEstimator):
         n = meta["n_layers"]
         group = lambda name: [arrays[f"{name}_{k}"] for k in range(n)]  # noqa: E731
         net = Network(group("coefs"), group("intercepts"), tuple(meta["activations"]),
-                      meta["loss"], group("velocity_coefs"), group("velocity_intercepts"))
+                      meta["loss"], group("velocity_coefs"), group("velocity_intercepts"),
+                      group("second_moment_coefs"), group("second_moment_intercepts"),
+                      meta["adam_steps"])
         scores = arrays.get("validation_scores_")
         history = History(
             loss_curve=arrays["loss_curve_"].tolist(),
@@ -356,48 +435,78 @@ class BaseSGDNetwork(FastnnEstimator):
             best_loss=meta["best_loss"], best_validation_score=meta["best_validation_score"],
             no_improvement_count=meta["no_improvement_count"], n_iter=meta["n_iter"],
             t=meta["t"])
-        schedule = make_schedule(self.learning_rate, self.learning_rate_init, self.power_t)
-        schedule.learning_rate = meta["learning_rate"]
-        rng = np.random.default_rng()
-        rng.bit_generator.state = meta["rng"]
-        self._network, self._history, self._schedule, self._rng = net, history, schedule, rng
+        losses = arrays.get("validation_loss_curve_")
+        history.validation_losses = None if losses is None else losses.tolist()
+        solver = self._new_solver()
+        if isinstance(solver, SGDSolver):
+            solver.schedule.learning_rate = meta["learning_rate"]
+        self._network, self._history, self._solver = net, history, solver
         self.n_features_in_ = meta["n_features_in_"]
         self._set_fast_input(np.dtype(meta["dtype"]))
         self._publish()
 
 
 class ClassifierNetwork(ClassifierMixin, BaseSGDNetwork):
-    """Classification: logistic output for two classes, softmax for more."""
+    """Classification: a logistic output for two classes (and for each label of a multilabel
+    problem), softmax for more, as scikit-learn's MLPClassifier."""
 
     _is_classifier = True
-    _multi_output = False
+    _min_classes = 2
 
     def _encode_targets(self, y, dtype, continuing, incremental, classes):
-        self.classes_ = check_classes(self, y, classes, continuing, incremental)
+        if y.ndim == 2 and y.shape[1] > 1:
+            return self._encode_multilabel(y, dtype, continuing)
+        y = y.reshape(-1)
+        if continuing and getattr(self, "_multilabel", False):
+            raise ValueError("the model was fitted on multilabel targets; y has one label a row")
+        self.classes_ = check_classes(self, y, classes, continuing, incremental,
+                                      self._min_classes)
+        self._multilabel = False
         if continuing and not incremental and not np.array_equal(np.unique(y), self.classes_):
             raise ValueError(f"warm_start needs y with the same classes as the previous fit: "
                              f"{self.classes_!r}, y has {np.unique(y)!r}")
         index = np.searchsorted(self.classes_, y)
-        if len(self.classes_) == 2:
+        if len(self.classes_) <= 2:
             return index.astype(dtype).reshape(-1, 1)
         return one_hot(index, len(self.classes_), dtype)
 
+    def _encode_multilabel(self, y, dtype, continuing):
+        """A label-indicator matrix (0/1 columns): one logistic output per label."""
+        if type_of_target(y) != "multilabel-indicator":
+            raise ValueError(f"a 2-D y must be a 0/1 label-indicator matrix (multilabel); got "
+                             f"{type_of_target(y)!r} targets")
+        if continuing and not getattr(self, "_multilabel", False):
+            raise ValueError("the model was fitted on one label a row; y is multilabel")
+        self.classes_ = np.arange(y.shape[1])
+        self._multilabel = True
+        return np.ascontiguousarray(y, dtype=dtype)
+
     def _loss_code(self, Y):
-        return codes.LOGISTIC_NLL if Y.shape[1] == 1 else codes.SOFTMAX_NLL
+        return codes.LOGISTIC_NLL if Y.shape[1] == 1 or self._multilabel else codes.SOFTMAX_NLL
+
+    def _labels(self, f):
+        """The labels of outputs f: 0/1 rows (multilabel), or classes."""
+        if self._multilabel:
+            return (f > 0.5).astype(int)
+        if f.shape[1] == 1:
+            index = (f[:, 0] > 0.5).astype(np.intp)
+            return self.classes_[np.minimum(index, len(self.classes_) - 1)]
+        return self.classes_[f.argmax(axis=1)]
 
     def partial_fit(self, X, y, classes=None, callbacks=None):
-        """One epoch of SGD on (X, y), continuing from the current weights. The first call
-        must give every class in ``classes``; without early stopping nor convergence rule.
+        """One epoch on (X, y), continuing from the current weights (the same solver, its
+        state carried on). The first call must give every class in ``classes``; no early
+        stopping nor convergence rule.
 
         Like :meth:`fit`, all or nothing: a call that raises (bad input, divergence,
-        Ctrl-C) leaves the model as it was before it. ``n_iter_`` is 1 after it; the
-        schedule and the momentum velocities carry on from the previous call."""
+        Ctrl-C) leaves the model as it was before it. ``n_iter_`` is 1 after it."""
         return self._fit(X, y, incremental=True, classes=classes, callbacks=callbacks)
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
+        """Probabilities: (n_samples, n_classes) with columns in ``classes_`` order, or the
+        probability of each label (multilabel)."""
         f = self._output(X)
-        if f.shape[1] == 1:
+        if f.shape[1] == 1 and not self._multilabel:
             return np.hstack([1 - f, f])
         return f
 
@@ -406,28 +515,30 @@ class ClassifierNetwork(ClassifierMixin, BaseSGDNetwork):
         return np.log(self.predict_proba(X))
 
     def predict(self, X):
-        """The most probable class of each row."""
-        f = self._output(X)
-        if f.shape[1] == 1:
-            return self.classes_[(f[:, 0] > 0.5).astype(np.intp)]
-        return self.classes_[f.argmax(axis=1)]
+        """The most probable class of each row, or its 0/1 label row (multilabel)."""
+        return self._labels(self._output(X))
 
     def _saved_state(self):
         arrays, meta = super()._saved_state()
         arrays["classes_"], meta["classes_object"] = _persistence.portable_labels(self.classes_)
+        meta["multilabel"] = bool(self._multilabel)
         return arrays, meta
 
     def _restore_saved_state(self, arrays, meta):
         classes = arrays["classes_"]
         self.classes_ = classes.astype(object) if meta["classes_object"] else classes
+        self._multilabel = bool(meta["multilabel"])
         super()._restore_saved_state(arrays, meta)
 
 
 class MLPClassifier(ClassifierNetwork):
-    __doc__ = f"""Multilayer perceptron classifier trained by SGD on the negative log-likelihood.
+    __doc__ = f"""Multilayer perceptron classifier, a drop-in for scikit-learn's.
 
-    Softmax output and -log f(x)_y for several classes; a single logistic output unit and the
-    binary NLL for two classes.
+    Softmax output and the negative log-likelihood for several classes; one logistic output
+    unit and the binary NLL for two classes (and one per label for multilabel targets, a 0/1
+    indicator matrix). Every parameter of scikit-learn's MLPClassifier, with its meaning and
+    default, but ``solver="lbfgs"`` and ``max_fun``; fastnn adds ``l1``, ``backend``,
+    ``dtype`` and ``n_jobs``.
 
     Parameters
     ----------{_MLP_DOC_PARAMETERS}
@@ -439,56 +550,71 @@ class MLPClassifier(ClassifierNetwork):
     --------
     >>> from fastnn.estimators import MLPClassifier
     >>> X = [[0., 0.], [0., 1.], [1., 0.], [1., 1.]]
-    >>> clf = MLPClassifier((8,), activation="tanh", batch_size=1, learning_rate_init=0.1,
-    ...                     max_iter=300, random_state=0).fit(X, [0, 1, 1, 0])
+    >>> clf = MLPClassifier((8,), activation="tanh", solver="sgd", batch_size=1,
+    ...                     learning_rate_init=0.1, momentum=0, max_iter=300,
+    ...                     random_state=0).fit(X, [0, 1, 1, 0])
     >>> clf.predict(X).tolist()
     [0, 1, 1, 0]
     """
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, alpha=0.0001, l1=0.0,
-                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001,
-                 power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
-                 verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+    _min_classes = 1  # as scikit-learn's, which accepts y with a single class
+
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
+                 alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, l1=0.0,
                  backend="auto", dtype=None, n_jobs=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         super().__init__(
-            alpha=alpha, l1=l1, batch_size=batch_size, learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
-            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
-            warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping, validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change, backend=backend, dtype=dtype, n_jobs=n_jobs)
+            solver=solver, alpha=alpha, l1=l1, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
+            tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, backend=backend, dtype=dtype,
+            n_jobs=n_jobs)
 
 
 class MLPRegressor(RegressorMixin, BaseSGDNetwork):
-    __doc__ = f"""Multilayer perceptron regressor: identity output, the lecture's squared loss
-    |y - f(x)|^2 (gradient 2 (f - y); scikit-learn halves it), one or several targets.
+    __doc__ = f"""Multilayer perceptron regressor, a drop-in for scikit-learn's: identity output
+    and half the squared error (``loss="squared_error"``), or exponential output and half the
+    Poisson deviance (``loss="poisson"``), one or several targets. Every parameter of
+    scikit-learn's MLPRegressor, with its meaning and default, but ``solver="lbfgs"`` and
+    ``max_fun``; fastnn adds ``l1``, ``backend``, ``dtype`` and ``n_jobs``.
 
     Parameters
-    ----------{_MLP_DOC_PARAMETERS}
+    ----------
+    loss : {{"squared_error", "poisson"}}, default="squared_error"{_MLP_DOC_PARAMETERS}
     Attributes
     ----------{_MLP_DOC_ATTRIBUTES}"""
 
     _is_classifier = False
-    _multi_output = True
+    _parameter_constraints = {**BaseSGDNetwork._parameter_constraints,
+                              "loss": [StrOptions({"squared_error", "poisson"})]}
 
-    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, alpha=0.0001, l1=0.0,
-                 batch_size="auto", learning_rate="constant", learning_rate_init=0.001,
-                 power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4,
-                 verbose=False, warm_start=False, momentum=0.9, nesterovs_momentum=True,
-                 early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, l1=0.0,
                  backend="auto", dtype=None, n_jobs=None):
+        self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         super().__init__(
-            alpha=alpha, l1=l1, batch_size=batch_size, learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
-            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
-            warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping, validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change, backend=backend, dtype=dtype, n_jobs=n_jobs)
+            solver=solver, alpha=alpha, l1=l1, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
+            tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, backend=backend, dtype=dtype,
+            n_jobs=n_jobs)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -498,17 +624,21 @@ class MLPRegressor(RegressorMixin, BaseSGDNetwork):
     def _encode_targets(self, y, dtype, continuing, incremental, classes):
         if classes is not None:
             raise ValueError("classes applies to classifiers only")
-        return np.ascontiguousarray(y.reshape(len(y), -1), dtype=dtype)
+        Y = np.ascontiguousarray(y.reshape(len(y), -1), dtype=dtype)
+        if self.loss == "poisson" and (Y < 0).any():
+            raise ValueError("Some value(s) of y are negative which is not allowed for Poisson "
+                             "regression.")
+        return Y
 
     def _loss_code(self, Y):
-        return codes.SQUARED
+        return codes.POISSON if self.loss == "poisson" else codes.HALF_SQUARED
 
     def partial_fit(self, X, y, callbacks=None):
-        """One epoch of SGD on (X, y), continuing from the current weights.
+        """One epoch on (X, y), continuing from the current weights (the same solver, its
+        state carried on).
 
         Like :meth:`fit`, all or nothing: a call that raises (bad input, divergence,
-        Ctrl-C) leaves the model as it was before it. ``n_iter_`` is 1 after it; the
-        schedule and the momentum velocities carry on from the previous call."""
+        Ctrl-C) leaves the model as it was before it. ``n_iter_`` is 1 after it."""
         return self._fit(X, y, incremental=True, callbacks=callbacks)
 
     def predict(self, X):
@@ -518,22 +648,17 @@ class MLPRegressor(RegressorMixin, BaseSGDNetwork):
 
 
 class LogisticRegression(ClassifierNetwork):
-    """The lecture's logistic unit trained by SGD on the negative log-likelihood: an MLP
-    without hidden layer. Two classes: f(x) = sigm(w.x + b); more: the softmax of k linear
-    units (multinomial).
-
-    The parameters not listed below (``learning_rate``, ``learning_rate_init``, ``power_t``,
-    ``max_iter``, ``shuffle``, ``random_state``, ``tol``, ``verbose``, ``warm_start``,
-    ``momentum``, ``nesterovs_momentum``, ``early_stopping``, ``validation_fraction``,
-    ``n_iter_no_change``, ``backend``, ``dtype``, ``n_jobs``) are as in :class:`MLPClassifier`
-    (defaults: learning_rate_init 0.01, max_iter 100, momentum 0).
+    """The lecture's logistic unit trained by per-example SGD on the negative log-likelihood:
+    an MLP without hidden layer. Two classes: f(x) = sigm(w.x + b); more: the softmax of k
+    linear units (multinomial). Its parameters are those of :class:`MLPClassifier` without
+    ``hidden_layer_sizes`` and ``activation`` (defaults: the lecture's loop, ``solver="sgd"``,
+    ``batch_size=1``, ``learning_rate_init=0.01``, ``max_iter=100``, ``momentum=0``); it is
+    not scikit-learn's LogisticRegression (no ``C``, no lbfgs).
 
     Parameters
     ----------
     alpha : float, default=1e-4
-        The lecture's L2 decay alpha ||w||^2 (gradient 2 alpha w at every step), not
-        scikit-learn's C.
-    l1 : float, default=0
+        scikit-learn's MLP L2 term: 0.5 alpha ||w||^2 added to each batch's summed loss.
     batch_size : int or "auto", default=1
         1 is the lecture's per-example SGD.
 
@@ -547,24 +672,27 @@ class LogisticRegression(ClassifierNetwork):
     _parameter_constraints = {k: v for k, v in BaseSGDNetwork._parameter_constraints.items()
                               if k not in ("hidden_layer_sizes", "activation")}
 
-    def __init__(self, *, alpha=0.0001, l1=0.0, batch_size=1, learning_rate="constant",
+    def __init__(self, *, solver="sgd", alpha=0.0001, batch_size=1, learning_rate="constant",
                  learning_rate_init=0.01, power_t=0.5, max_iter=100, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.0,
                  nesterovs_momentum=False, early_stopping=False, validation_fraction=0.1,
-                 n_iter_no_change=10, backend="auto", dtype=None, n_jobs=None):
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, l1=0.0,
+                 backend="auto", dtype=None, n_jobs=None):
         super().__init__(
-            alpha=alpha, l1=l1, batch_size=batch_size, learning_rate=learning_rate,
-            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
-            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
-            warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
-            early_stopping=early_stopping, validation_fraction=validation_fraction,
-            n_iter_no_change=n_iter_no_change, backend=backend, dtype=dtype, n_jobs=n_jobs)
+            solver=solver, alpha=alpha, l1=l1, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
+            tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, backend=backend, dtype=dtype,
+            n_jobs=n_jobs)
 
     def _hidden_sizes(self):
         return []
 
-    def _hidden_activation(self):
-        return codes.IDENTITY
+    def _activation_name(self):
+        return "identity"
 
     @property
     def coef_(self):
