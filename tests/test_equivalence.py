@@ -18,7 +18,7 @@ from tests.tolerances import assert_equivalent
 BACKENDS = [name for name in backend.available_backends() if name != "numpy"]
 DTYPES = [np.float32, np.float64]
 ACTIVATIONS = ["identity", "threshold", "logistic", "tanh", "relu"]
-LOSSES = ["softmax_nll", "logistic_nll", "squared"]
+LOSSES = ["softmax_nll", "logistic_nll", "squared", "half_squared", "poisson"]
 # (n rows, n_in, n_out): a single example, 1-unit layers, odd sizes
 LAYER_SHAPES = [(1, 1, 1), (1, 7, 5), (13, 1, 3), (9, 6, 1), (17, 11, 13)]
 
@@ -36,11 +36,14 @@ def rng_for(*key):
 
 
 def targets(loss, n, k, rng, dtype):
-    """A target matrix Y for ``loss``: one-hot rows, 0/1 entries, or real values."""
+    """A target matrix Y for ``loss``: one-hot rows, 0/1 entries, counts (zeros among them),
+    or real values."""
     if loss == "softmax_nll":
         return R.one_hot(rng.integers(0, k, size=n), k, dtype)
     if loss == "logistic_nll":
         return rng.integers(0, 2, size=(n, k)).astype(dtype)
+    if loss == "poisson":
+        return rng.poisson(1.5, size=(n, k)).astype(dtype)
     return rng.normal(size=(n, k)).astype(dtype)
 
 
@@ -222,6 +225,21 @@ def test_dense_update(fast, n, n_in, n_out, l2, l1, momentum, nesterov, dtype):
 
 
 # ----------------------------------------------------------------------------- whole network
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_poisson_output_at_the_extremes(fast, dtype):
+    # exp(-800) rounds to 0 (the loss must not take log f) and a zero count has y log y = 0
+    a = np.array([[-800.0, 0.0, 40.0], [-3.0, 2.0, -800.0]], dtype=dtype)
+    Y = np.array([[2.0, 0.0, 3.0], [0.0, 7.0, 0.0]], dtype=dtype)
+    f_ref, g_ref = np.empty_like(a), np.empty_like(a)
+    expected = R.output_loss_grad(a, Y, "poisson", f_ref, g_ref)
+    f, g = np.empty_like(a), np.empty_like(a)
+    value = fast.output_loss_grad(a, Y, codes.POISSON, f, g)
+    assert np.isfinite(value)
+    assert_equivalent(f, f_ref)
+    assert_equivalent(g, g_ref)
+    assert_equivalent(np.array([value]), np.array([expected]), dtype)
+
 
 # (hidden layer sizes): zero hidden layers, 1-unit layers, odd sizes, depth 3
 ARCHITECTURES = [(), (1,), (5,), (7, 1), (9, 4, 3)]

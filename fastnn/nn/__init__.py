@@ -16,13 +16,13 @@ from .activations import Identity, ReLU, Sigmoid, Softmax, Tanh, Threshold
 from .combine import Add, Concat
 from .graph import Graph
 from .linear import Linear
-from .losses import BinaryNLL, Loss, SoftmaxNLL, SquaredLoss
+from .losses import BinaryNLL, HalfSquaredLoss, Loss, PoissonLoss, SoftmaxNLL, SquaredLoss
 from .module import Module, Parameter
 from .regularizers import L1, L2
 from .sequential import Sequential
 
 __all__ = [
     "Module", "Parameter", "Linear", "Identity", "Threshold", "Sigmoid", "Tanh", "ReLU", "Softmax",
-    "Add", "Concat", "Loss", "SoftmaxNLL", "BinaryNLL", "SquaredLoss", "L1", "L2", "Sequential",
-    "Graph",
+    "Add", "Concat", "Loss", "SoftmaxNLL", "BinaryNLL", "SquaredLoss", "HalfSquaredLoss",
+    "PoissonLoss", "L1", "L2", "Sequential", "Graph",
 ]

@@ -5,13 +5,15 @@ targets, returns the loss averaged over the rows of the batch, and its ``bprop``
 gradient of that average with respect to ``a``, computed by the backend's fused
 ``output_loss_grad``:
 
-============  =============  =====================  ==================
-box           output f(x)    loss per example       gradient w.r.t. a
-============  =============  =====================  ==================
-SoftmaxNLL    softmax(a)     -log f(x)_y            -(e(y) - f(x))
-BinaryNLL     sigm(a)        -[y log f + (1-y) ..]  f(x) - y
-SquaredLoss   a              |y - f(x)|^2           2 (f(x) - y)
-============  =============  =====================  ==================
+================  ===========  ===========================  ==================
+box               output f(x)  loss per example             gradient w.r.t. a
+================  ===========  ===========================  ==================
+SoftmaxNLL        softmax(a)   -log f(x)_y                  -(e(y) - f(x))
+BinaryNLL         sigm(a)      -[y log f + (1-y) ..]        f(x) - y
+SquaredLoss       a            |y - f(x)|^2                 2 (f(x) - y)
+HalfSquaredLoss   a            |y - f(x)|^2 / 2             f(x) - y
+PoissonLoss       exp(a)       sum_j y log(y / f) - y + f   f(x) - y
+================  ===========  ===========================  ==================
 
 (divided by the number of rows n, as the empirical risk (1/n) sum_t l(f(x^(t)), y^(t))).
 """
@@ -107,3 +109,25 @@ class SquaredLoss(Loss):
     Targets real values, shape (n, k) (or (n,) when k = 1)."""
 
     loss_code = codes.SQUARED
+
+
+class HalfSquaredLoss(Loss):
+    """Identity output and half the squared loss (scikit-learn's "squared_error"):
+    l = |y - f(x)|^2 / 2 with f(x) = a, nabla_a l = f(x) - y. Targets real values, shape (n, k)
+    (or (n,) when k = 1)."""
+
+    loss_code = codes.HALF_SQUARED
+
+
+class PoissonLoss(Loss):
+    """Exponential output and half the Poisson deviance (scikit-learn's "poisson"):
+    l = sum_j [y_j log(y_j / f_j) - y_j + f_j] with f(x) = exp(a) and y log y = 0 at y = 0,
+    nabla_a l = f(x) - y. Targets >= 0 (counts or rates), shape (n, k) (or (n,) when k = 1)."""
+
+    loss_code = codes.POISSON
+
+    def _targets(self, y, a):
+        Y = super()._targets(y, a)
+        if Y.size and Y.min() < 0:
+            raise ValueError(f"PoissonLoss targets must be >= 0, got a minimum of {Y.min()}")
+        return Y

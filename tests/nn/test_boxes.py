@@ -7,6 +7,7 @@ import pytest
 
 from fastnn import nn
 from fastnn import reference as R
+from fastnn.reference import losses as R_losses
 from fastnn.backend import available_backends
 from fastnn.gradient_check import gradcheck, gradcheck_errors
 from tests.tolerances import GRADCHECK_RTOL, assert_equivalent
@@ -73,6 +74,8 @@ def test_boxes_with_several_inputs_pass_gradcheck(box_type, backend):
     (nn.SoftmaxNLL, np.array([0, 3, 1, 2, 3])),
     (nn.BinaryNLL, (np.arange(20).reshape(5, 4) % 3 == 0).astype(float)),
     (nn.SquaredLoss, np.linspace(-1, 1, 20).reshape(5, 4)),
+    (nn.HalfSquaredLoss, np.linspace(-1, 1, 20).reshape(5, 4)),
+    (nn.PoissonLoss, (np.arange(20).reshape(5, 4) % 4).astype(float)),  # counts, zeros among them
 ])
 def test_every_loss_passes_gradcheck(loss_type, targets, backend):
     assert gradcheck(nn.Identity(backend=backend), loss_type(backend=backend), batch(), targets) <= GRADCHECK_RTOL
@@ -121,6 +124,14 @@ def test_losses_are_means_of_the_reference_losses():
     sq = nn.SquaredLoss(backend="numpy")
     sq.fprop(a[:, :1], Y01[:, 0])  # a single output takes 1-D targets
     np.testing.assert_allclose(sq.bprop(3.0), 3.0 * 2 * (a[:, :1] - Y01[:, :1]) / 5)
+    half = nn.HalfSquaredLoss(backend="numpy")
+    assert half.fprop(a, Y01) == pytest.approx(np.mean(R_losses.half_squared_loss(a, Y01)))
+    np.testing.assert_allclose(half.bprop(), (a - Y01) / 5)
+    counts = 3 * Y01
+    poisson = nn.PoissonLoss(backend="numpy")
+    assert poisson.fprop(a, counts) == pytest.approx(np.mean(R_losses.poisson_loss(a, counts)))
+    np.testing.assert_allclose(poisson.output, np.exp(a))
+    np.testing.assert_allclose(poisson.bprop(), (np.exp(a) - counts) / 5)
 
 
 @pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "numpy"])
@@ -219,6 +230,8 @@ def test_bad_targets_are_named():
         nn.SoftmaxNLL(backend="numpy").fprop(a, np.array([0, 1]))
     with pytest.raises(ValueError, match=r"must lie in \[0, 1\]"):
         nn.BinaryNLL(backend="numpy").fprop(a, 2 * np.ones((5, 4)))
+    with pytest.raises(ValueError, match="PoissonLoss targets must be >= 0, got a minimum of -1"):
+        nn.PoissonLoss(backend="numpy").fprop(a, -np.ones((5, 4)))
     loss = nn.SquaredLoss(backend="numpy")
     loss.fprop(a, a)
     with pytest.raises(ValueError, match="takes a scalar"):

@@ -10,7 +10,8 @@ from fastnn.gradient_check import gradcheck_errors
 from tests.tolerances import GRADCHECK_RTOL, assert_equivalent
 
 BACKENDS = available_backends()
-LOSSES = {"softmax_nll": nn.SoftmaxNLL, "logistic_nll": nn.BinaryNLL, "squared": nn.SquaredLoss}
+LOSSES = {"softmax_nll": nn.SoftmaxNLL, "logistic_nll": nn.BinaryNLL, "squared": nn.SquaredLoss,
+          "half_squared": nn.HalfSquaredLoss, "poisson": nn.PoissonLoss}
 
 
 def targets(loss, n, k, seed):
@@ -19,6 +20,8 @@ def targets(loss, n, k, seed):
         return R.one_hot(rng.integers(0, k, size=n), k)
     if loss == "logistic_nll":
         return rng.integers(0, 2, size=(n, k)).astype(float)
+    if loss == "poisson":
+        return rng.poisson(1.5, size=(n, k)).astype(float)
     return rng.normal(size=(n, k))
 
 

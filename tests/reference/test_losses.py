@@ -3,6 +3,7 @@ import pytest
 
 from fastnn import codes
 from fastnn import reference as R
+from fastnn.reference import losses as L
 from fastnn.gradient_check import numerical_gradient, relative_error
 from tests.tolerances import GRADCHECK_RTOL
 
@@ -53,6 +54,99 @@ def test_squared_loss_grad_matches_finite_differences(rng):
     assert relative_error(R.squared_loss_grad(f, y), numeric) <= GRADCHECK_RTOL
 
 
+def counts(rng, shape):
+    """Poisson targets: non-negative counts, zeros among them."""
+    y = rng.poisson(1.5, size=shape).astype(float)
+    y.flat[0] = 0.0
+    return y
+
+
+def test_half_squared_loss_grad_matches_finite_differences(rng):
+    f = rng.normal(size=(5, 3))
+    y = rng.normal(size=(5, 3))
+    numeric = numerical_gradient(lambda: float(np.sum(L.half_squared_loss(f, y))), f)
+    assert relative_error(L.half_squared_loss_grad(f, y), numeric) <= GRADCHECK_RTOL
+
+
+def test_half_squared_loss_is_half_the_squared_loss(rng):
+    f, y = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    np.testing.assert_allclose(L.half_squared_loss(f, y), R.squared_loss(f, y) / 2, rtol=1e-15)
+    np.testing.assert_allclose(L.half_squared_loss_grad(f, y), R.squared_loss_grad(f, y) / 2,
+                               rtol=1e-15)
+
+
+def test_poisson_loss_grad_matches_finite_differences(rng):
+    a = rng.normal(size=(6, 3))
+    y = counts(rng, (6, 3))
+    numeric = numerical_gradient(lambda: float(np.sum(L.poisson_loss(a, y))), a)
+    assert relative_error(L.poisson_loss_grad(a, y), numeric) <= GRADCHECK_RTOL
+
+
+def test_poisson_loss_is_half_the_poisson_deviance(rng):
+    a = rng.normal(size=(5, 2))
+    y = counts(rng, (5, 2))
+    f = np.exp(a)
+    y_log_y_over_f = np.where(y > 0, y * np.log(np.where(y > 0, y, 1) / f), 0.0)
+    np.testing.assert_allclose(L.poisson_loss(a, y), np.sum(y_log_y_over_f - y + f, axis=1),
+                               rtol=1e-12)
+    # zero at the optimum f = y, for a positive count
+    np.testing.assert_allclose(L.poisson_loss(np.log([[2.0, 5.0]]), np.array([[2.0, 5.0]])), [0.0],
+                               atol=1e-14)
+
+
+def test_poisson_loss_at_zero_target_is_f():
+    a = np.array([[-800.0, 0.0, 3.0]])
+    y = np.zeros((1, 3))
+    np.testing.assert_allclose(L.poisson_loss(a, y), [np.exp(0.0) + np.exp(3.0)], rtol=1e-15)
+    np.testing.assert_allclose(L.poisson_loss_grad(a, y), np.exp(a), rtol=1e-15)
+
+
+def test_poisson_loss_of_a_vanishing_output_is_finite():
+    # f = exp(-800) rounds to 0, where log f would be -inf: the loss is written from a
+    a, y = np.array([[-800.0]]), np.array([[2.0]])
+    np.testing.assert_allclose(L.poisson_loss(a, y), [1600.0 + 2 * np.log(2.0) - 2.0], rtol=1e-15)
+
+
+def test_half_squared_loss_matches_scikit_learn(rng):
+    from sklearn.neural_network._base import squared_loss as sklearn_squared_loss
+
+    a, Y = rng.normal(size=(7, 3)), rng.normal(size=(7, 3))
+    f, g = np.empty_like(a), np.empty_like(a)
+    total = R.output_loss_grad(a, Y, "half_squared", f, g)
+    # scikit-learn averages over the examples and over the outputs
+    np.testing.assert_allclose(total / a.size, sklearn_squared_loss(Y, f), rtol=1e-13)
+    np.testing.assert_allclose(np.mean(L.half_squared_loss(f, Y)) / 3, sklearn_squared_loss(Y, f),
+                               rtol=1e-13)
+    np.testing.assert_array_equal(g, f - Y)  # scikit-learn's deltas[last] = activations[-1] - y
+
+
+def test_poisson_loss_matches_scikit_learn(rng):
+    from sklearn.neural_network._base import ACTIVATIONS
+    from sklearn.neural_network._base import poisson_loss as sklearn_poisson_loss
+
+    a, Y = rng.normal(size=(7, 3)), counts(rng, (7, 3))
+    f, g = np.empty_like(a), np.empty_like(a)
+    total = R.output_loss_grad(a, Y, "poisson", f, g)
+    f_sklearn = a.copy()
+    ACTIVATIONS["exp"](f_sklearn)  # scikit-learn's out_activation_ for the Poisson loss
+    np.testing.assert_allclose(f, f_sklearn, rtol=1e-15)
+    # scikit-learn averages over the examples and sums over the outputs
+    np.testing.assert_allclose(total / a.shape[0], sklearn_poisson_loss(Y, f), rtol=1e-13)
+    np.testing.assert_allclose(g, f_sklearn - Y, rtol=1e-15)
+
+
+@pytest.mark.parametrize("loss", ["half_squared", "poisson"])
+def test_new_losses_keep_float32(loss, rng):
+    a = rng.normal(size=(4, 3)).astype(np.float32)
+    Y = counts(rng, (4, 3)).astype(np.float32)
+    f, g = np.empty_like(a), np.empty_like(a)
+    R.output_loss_grad(a, Y, loss, f, g)
+    assert R.output_function(a, loss).dtype == np.float32
+    assert L.half_squared_loss(a, Y).dtype == np.float32
+    assert L.poisson_loss(a, Y).dtype == np.float32
+    assert L.poisson_loss_grad(a, Y).dtype == np.float32
+
+
 @pytest.mark.parametrize("scale", [1e4, -1e4])
 def test_extreme_logits_give_finite_loss_and_gradient(scale):
     a = np.array([[scale, 0.0, -scale], [0.0, scale, 1.0]])
@@ -75,18 +169,25 @@ def test_zero_one_loss_counts_errors():
     assert R.zero_one_loss([1, -1, 1, 1], [1, 1, -1, 1]) == 2
 
 
-@pytest.mark.parametrize("loss", [codes.SOFTMAX_NLL, codes.LOGISTIC_NLL, codes.SQUARED])
+@pytest.mark.parametrize("loss", [codes.SOFTMAX_NLL, codes.LOGISTIC_NLL, codes.SQUARED,
+                                  codes.HALF_SQUARED, codes.POISSON])
 def test_fused_output_kernel_agrees_with_the_separate_formulas(loss, rng):
     a = rng.normal(size=(6, 3))
     y = rng.integers(0, 3, size=6)
     Y = R.one_hot(y, 3) if loss == codes.SOFTMAX_NLL else (
         rng.integers(0, 2, size=(6, 3)).astype(float) if loss == codes.LOGISTIC_NLL else rng.normal(size=(6, 3)))
+    if loss == codes.POISSON:
+        Y = counts(rng, (6, 3))
     f, g = np.empty_like(a), np.empty_like(a)
     total = R.output_loss_grad(a, Y, loss, f, g)
     if loss == codes.SOFTMAX_NLL:
         expected_loss, expected_grad = R.softmax_nll(a, y), R.softmax_nll_grad(a, y)
     elif loss == codes.LOGISTIC_NLL:
         expected_loss, expected_grad = R.logistic_nll(a, Y), R.logistic_nll_grad(a, Y)
+    elif loss == codes.HALF_SQUARED:
+        expected_loss, expected_grad = L.half_squared_loss(a, Y), L.half_squared_loss_grad(a, Y)
+    elif loss == codes.POISSON:
+        expected_loss, expected_grad = L.poisson_loss(a, Y), L.poisson_loss_grad(a, Y)
     else:
         expected_loss, expected_grad = R.squared_loss(a, Y), R.squared_loss_grad(a, Y)
     np.testing.assert_allclose(total, expected_loss.sum(), rtol=1e-13)
