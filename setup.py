@@ -26,7 +26,7 @@ def extension(name, extra_flags=()):
                      extra_compile_args=FLAGS + list(extra_flags))
 
 
-extensions = [extension(name) for name in ("_layers", "_epochs", "_perceptron")]
+extensions = [extension(name) for name in ("_layers", "_epochs", "_perceptron", "_risk")]
 if AVX2:
     extensions.append(extension("_epochs_avx2", ["-mavx2"]))
 

@@ -1,9 +1,9 @@
 """The Cython backend: the kernel contract (see :mod:`fastnn.backend`) compiled ahead of time,
 when fastnn is installed, so that its first call costs no compilation.
 
-The kernels (``_layers``, ``_epochs``, ``_perceptron``, written once for float32 and float64
-with Cython's fused ``floating`` type) run their loops without the GIL and reach BLAS through
-:mod:`scipy.linalg.cython_blas`. The contract's functions are those of
+The kernels (``_layers``, ``_epochs``, ``_perceptron``, ``_risk``, written once for float32
+and float64 with Cython's fused ``floating`` type) run their loops without the GIL and reach
+BLAS through :mod:`scipy.linalg.cython_blas`. The contract's functions are those of
 :class:`fastnn._compiled.CompiledOps` (argument checks shared with every backend) over them.
 On x86-64 the epoch kernels are also built for AVX2 (``_epochs_avx2``, the same source), used
 when the CPU has it; both builds give identical results. When the extension was not compiled,
@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import numpy as np
 
 try:
-    from . import _epochs, _layers, _perceptron
+    from . import _epochs, _layers, _perceptron, _risk
 except ImportError as exc:
     raise ImportError("the fastnn Cython extension is not compiled; reinstall with "
                       f"pip install -e . (a C compiler is needed) [{exc}]") from exc
@@ -62,6 +62,7 @@ KERNELS = SimpleNamespace(
     sgd_epoch=EPOCH_BUILD.sgd_epoch,
     minibatch_sgd_epoch=EPOCH_BUILD.minibatch_sgd_epoch,
     perceptron_epoch=_perceptron.perceptron_epoch,
+    loss_gradient=_risk.loss_gradient,
 )
 
 globals().update(contract_functions(KERNELS))
