@@ -188,3 +188,28 @@ def test_bad_sample_weights_raise_the_same_error_on_every_backend(sample_weight,
                                                sample_weight=sample_weight)
         answers.add(str(info.value))
     assert len(answers) == 1
+
+
+def hidden_tanh(ops, a):
+    """tanh(a) as the backend's loss_gradient computes a hidden layer: one row x = 1 whose
+    pre-activations are ``a`` (the weights), read back from the output weights' gradient
+    h (f - y) 2 / S with f = 0 and y = -1/2."""
+    weights = [a[None, :].copy(), np.zeros((a.size, 1))]
+    biases = [np.zeros(a.size), np.zeros(1)]
+    _, grads_W, _ = ops.loss_gradient(np.ones((1, 1)), np.full((1, 1), -0.5), weights, biases,
+                                      ["tanh"], "squared")
+    return grads_W[1][:, 0]
+
+
+def test_the_hidden_tanh_is_within_2_ulp_of_numpy_and_the_same_bits_in_every_backend():
+    tiny = np.geomspace(1e-300, 0.7, 2000)
+    a = np.concatenate([np.linspace(-25, 25, 20001), tiny, -tiny,
+                        [0.0, 0.625, -0.625, 19.06, 19.1, 20.0, 40.0, 1e150, -1e150]])
+    expected = np.tanh(a)
+    found = {name: hidden_tanh(get_backend(name), a) for name in BACKENDS}
+    for name, got in found.items():
+        ulps = np.abs(got - expected) / np.spacing(np.abs(expected))
+        assert ulps.max() <= 2, (name, a[ulps.argmax()])
+    compiled = [found[name] for name in COMPILED]
+    for got in compiled[1:]:
+        np.testing.assert_array_equal(got, compiled[0])
