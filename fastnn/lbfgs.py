@@ -8,9 +8,16 @@ This is the optimisation scikit-learn's ``MLPClassifier(solver="lbfgs")`` runs (
 from __future__ import annotations
 
 import numpy as np
+import scipy
 import scipy.optimize
-from sklearn.utils.fixes import _get_additional_lbfgs_options_dict
 from sklearn.utils.optimize import _check_optimize_result
+
+
+def _iprint_option(verbose) -> dict:
+    """scipy's ``iprint`` option, as scikit-learn passes it: scipy 1.15 dropped the progress
+    messages (and 1.16 warns when ``iprint`` is given), so from 1.15 on it is left out."""
+    major, minor = (int(part) for part in scipy.__version__.split(".")[:2])
+    return {} if (major, minor) >= (1, 15) else {"iprint": 1 if verbose else -1}
 
 
 def _views(flat, arrays, start=0):
@@ -50,7 +57,7 @@ def minimize_lbfgs(ops, X, Y, weights, biases, activations, loss, l2=0.0, l1=0.0
     tol : float
         scipy's ``gtol``: L-BFGS-B stops when the largest entry of the gradient is below it.
     verbose : bool
-        scipy's progress messages, where the installed scipy still prints them.
+        scipy's progress messages, before scipy 1.15 (which no longer prints them).
 
     Returns
     -------
@@ -72,10 +79,12 @@ def minimize_lbfgs(ops, X, Y, weights, biases, activations, loss, l2=0.0, l1=0.0
     * regression: scikit-learn's squared error is *halved*, and no fastnn loss code halves
       it (``"squared"`` is |y - f(x)|^2). With one output, ``loss="squared"`` and
       ``l2 = alpha / n`` give R = 2 x scikit-learn's objective: the same minimiser and the same
-      L-BFGS-B steps, but R and its gradient are twice scikit-learn's, so ``tol = 2 x`` its tol
-      stops at the same point and the returned loss is twice its ``loss_``. With k > 1
-      outputs scikit-learn's reported loss is further divided by k while its gradient is not
-      (its gradient is that of R / 2 above): there is no exact equivalent.
+      L-BFGS-B directions and steps, but R and its gradient are twice scikit-learn's, so
+      ``tol = 2 x`` its tol stops on the same gradient, the returned loss is twice its
+      ``loss_``, and scipy's other stopping test (the relative decrease of R, measured against
+      max(|R|, 1)) may end the two runs at different iterations. With k > 1 outputs
+      scikit-learn's reported loss is further divided by k while its gradient is not (its
+      gradient is that of R / 2 above): there is no exact equivalent.
     """
     dtype = np.asarray(weights[0]).dtype
     params = [*weights, *biases]
@@ -107,7 +116,7 @@ def minimize_lbfgs(ops, X, Y, weights, biases, activations, loss, l2=0.0, l1=0.0
     result = scipy.optimize.minimize(
         objective, theta.astype(np.float64), method="L-BFGS-B", jac=True,
         options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol,
-                 **_get_additional_lbfgs_options_dict("iprint", 1 if verbose else -1)})
+                 **_iprint_option(verbose)})
     n_iter = _check_optimize_result("lbfgs", result, max_iter)
     optimum = result.x.astype(dtype, copy=False)
     start = 0

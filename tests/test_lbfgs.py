@@ -127,3 +127,30 @@ def test_convergence_before_the_limit_issues_no_warning(digits):
                                            weights, biases, ["tanh"], "softmax_nll",
                                            l2=1e-3, max_iter=500, tol=1e-3)
     assert result.success and n_iter < 500
+
+
+def test_the_docstring_conversion_for_scikit_learns_halved_squared_error(digits):
+    """One output: fastnn's squared loss with l2 = alpha / n is twice scikit-learn's
+    objective, so L-BFGS-B takes the same steps and the loss is twice its ``loss_``."""
+    from sklearn.neural_network import MLPRegressor
+
+    X, y = digits
+    target = (y / 9.0)[:200]
+    X = X[:200]
+    weights, biases = R.init_mlp([64, 8, 1], np.random.default_rng(4))
+    reg = MLPRegressor(hidden_layer_sizes=(8,), activation="tanh", solver="lbfgs", alpha=ALPHA,
+                       max_iter=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, target)
+        reg.coefs_ = [W.copy() for W in weights]
+        reg.intercepts_ = [b.copy() for b in biases]
+        reg.set_params(warm_start=True, max_iter=15)
+        reg.fit(X, target)
+        n_iter, loss, _ = minimize_lbfgs(get_backend("numpy"), X, target[:, None], weights,
+                                         biases, ["tanh"], "squared", l2=ALPHA / X.shape[0],
+                                         max_iter=15, tol=2 * reg.tol)
+    assert n_iter == reg.n_iter_ == 15
+    assert loss / 2 == pytest.approx(reg.loss_, rel=1e-10)
+    for got, expected in zip(weights + biases, reg.coefs_ + reg.intercepts_):
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-8)
