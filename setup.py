@@ -14,8 +14,8 @@ from setuptools import Extension, setup
 UNIX = sys.platform != "win32"
 FLAGS = (["-O3", "-ffp-contract=off", "-fno-trapping-math", "-funroll-loops"] if UNIX
          else ["/O2", "/fp:precise"])
-# the epoch kernels are built twice on x86-64: for any CPU, and for CPUs with AVX2 (chosen at
-# import by fastnn._cython, so a wheel runs on any x86-64 machine)
+# the epoch and risk kernels are built twice on x86-64: for any CPU, and for CPUs with AVX2
+# (chosen at import by fastnn._cython, so a wheel runs on any x86-64 machine)
 AVX2 = UNIX and platform.machine().lower() in ("x86_64", "amd64")
 
 
@@ -26,8 +26,9 @@ def extension(name, extra_flags=()):
                      extra_compile_args=FLAGS + list(extra_flags))
 
 
-extensions = [extension(name) for name in ("_layers", "_epochs", "_perceptron")]
+extensions = [extension(name) for name in ("_layers", "_epochs", "_perceptron", "_risk")]
 if AVX2:
     extensions.append(extension("_epochs_avx2", ["-mavx2"]))
+    extensions.append(extension("_risk_avx2", ["-mavx2"]))
 
 setup(ext_modules=cythonize(extensions, compiler_directives={"language_level": "3"}))

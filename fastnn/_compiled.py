@@ -188,6 +188,29 @@ class CompiledOps:
         X, y = contract.check_perceptron_epoch(X, y, w, b)
         return int(self._kernels.perceptron_epoch(X, y, w, b))
 
+    def loss_gradient(self, X, Y, weights, biases, activations, loss, l2=0.0, l1=0.0,
+                      sample_weight=None, grads_W=None, grads_b=None):
+        """The regularised empirical risk of the whole batch, (1/S) sum_t s_t l(f(x_t), y_t)
+        + l2 sum_k ||W_k||^2 + l1 sum_k |W_k|_1 (s_t the sample weights, all 1 when None, S
+        their sum), and its gradient with respect to every weight and bias, in one compiled
+        call; the gradients are written into ``grads_W``, ``grads_b`` when given. Returns
+        ``(value, grads_W, grads_b)``.
+
+        The kernel receives X, Y, sample_weight (None: every row weighs 1), weights, biases
+        (tuples), codes, loss, l2, l1, total_weight (S), grads_W, grads_b (tuples), and
+        returns the value."""
+        r = contract.check_loss_gradient(X, Y, weights, biases, activations, loss, l2, l1,
+                                         sample_weight, grads_W, grads_b)
+        grads_W, grads_b = r.grads_W, r.grads_b
+        if grads_W is None:
+            grads_W = [np.empty_like(W) for W in r.weights]
+            grads_b = [np.empty_like(b) for b in r.biases]
+        value = self._kernels.loss_gradient(
+            r.X, r.Y, r.sample_weight, tuple(r.weights), tuple(r.biases),
+            _code_array(r.activations), r.loss, r.l2, r.l1, r.total_weight, tuple(grads_W),
+            tuple(grads_b))
+        return float(value), grads_W, grads_b
+
 
 def contract_functions(kernels) -> dict:
     """The contract's functions over ``kernels``, by name, for a backend module's namespace."""

@@ -34,6 +34,7 @@ CONTRACT = (
     "activation", "activation_derivative", "dense_forward", "output_loss_grad",
     "dense_backward_params", "dense_backward_input", "dense_update", "forward", "sgd_epoch",
     "minibatch_sgd_epoch", "adam_epoch", "minibatch_adam_epoch", "perceptron_epoch",
+    "loss_gradient",
 )
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -436,3 +437,85 @@ def check_perceptron_epoch(X, y, w, b):
     if not np.isin(y, (-1, 1)).all():
         raise ValueError("y must hold labels -1 and +1")
     return as_input(X, dtype), as_input(y, dtype)
+
+
+# ----------------------------------------------------------------------------- whole data set
+
+
+class RiskArguments(NamedTuple):
+    """``loss_gradient``'s arguments after :func:`check_loss_gradient`: X, Y, the parameters
+    and the sample weights (None when not given) as C-contiguous arrays of the computation's
+    dtype, the activation and loss codes, the penalties as scalars of that dtype, the total
+    weight S (the number of rows without sample weights) and the gradient buffers (the
+    caller's arrays, or None)."""
+    X: np.ndarray
+    Y: np.ndarray
+    weights: list
+    biases: list
+    activations: tuple
+    loss: int
+    l2: np.floating
+    l1: np.floating
+    sample_weight: np.ndarray | None
+    total_weight: np.floating
+    grads_W: list | None
+    grads_b: list | None
+    dtype: np.dtype
+
+
+def check_sample_weight(sample_weight, n: int, dtype):
+    """``(sample weights or None, their sum S)``: None means every row weighs 1 (S = n);
+    otherwise a finite 1-D array of n entries >= 0 with a positive sum, converted to
+    ``dtype``. S is a scalar of ``dtype``."""
+    scalar = np.dtype(dtype).type
+    if sample_weight is None:
+        if n == 0:
+            raise ValueError("X must have at least one row")
+        return None, scalar(n)
+    sample_weight = check_array("sample_weight", sample_weight, ndim=1)
+    if sample_weight.shape[0] != n:
+        raise ValueError(f"sample_weight has {sample_weight.shape[0]} entries but X has {n} "
+                         f"rows")
+    sample_weight = as_input(sample_weight, dtype)
+    if (sample_weight < 0).any():
+        raise ValueError("sample_weight must hold weights >= 0")
+    total = sample_weight.sum()
+    if not (np.isfinite(total) and total > 0):
+        raise ValueError(f"sample_weight must have a finite, positive sum, got {total!r}")
+    return sample_weight, scalar(total)
+
+
+def check_loss_gradient(X, Y, weights, biases, activations, loss, l2=0.0, l1=0.0,
+                        sample_weight=None, grads_W=None, grads_b=None) -> RiskArguments:
+    """Arguments of ``loss_gradient``: X (n, d) and Y (n, outputs) finite, the network's
+    shapes, the penalties ``l2``, ``l1`` >= 0 and finite, the sample weights (see
+    :func:`check_sample_weight`), and the gradient buffers ``grads_W``, ``grads_b`` (both or
+    neither, one per layer, each written in place as :func:`check_written` requires). The
+    parameters' dtype decides the computation's dtype (float32 when all of them are float32);
+    the parameters are only read, so they are converted like X and Y."""
+    act_codes, loss = network_codes(activations, loss)
+    X = check_array("X", X, ndim=2)
+    Y = check_array("Y", Y, ndim=2)
+    check_same_rows(X=X, Y=Y)
+    check_network(weights, biases, len(act_codes), X.shape[1])
+    if Y.shape[1] != np.shape(weights[-1])[1]:
+        raise ValueError(f"Y has {Y.shape[1]} columns but the network has "
+                         f"{np.shape(weights[-1])[1]} outputs")
+    dtype = compute_dtype(*weights, *biases)
+    scalar = dtype.type
+    l2 = scalar(check_positive("l2", l2, allow_zero=True))
+    l1 = scalar(check_positive("l1", l1, allow_zero=True))
+    sample_weight, total_weight = check_sample_weight(sample_weight, X.shape[0], dtype)
+    if (grads_W is None) != (grads_b is None):
+        raise ValueError("give both grads_W and grads_b, or neither")
+    if grads_W is not None:
+        if len(grads_W) != len(weights) or len(grads_b) != len(biases):
+            raise ValueError("need one gradient array per weight matrix and per bias vector")
+        for k, (W, b) in enumerate(zip(weights, biases)):
+            check_written(f"grads_W[{k}]", grads_W[k], np.shape(W), dtype)
+            check_written(f"grads_b[{k}]", grads_b[k], np.shape(b), dtype)
+        grads_W, grads_b = list(grads_W), list(grads_b)
+    return RiskArguments(as_input(X, dtype), as_input(Y, dtype),
+                         [as_input(W, dtype) for W in weights],
+                         [as_input(b, dtype) for b in biases], act_codes, loss, l2, l1,
+                         sample_weight, total_weight, grads_W, grads_b, dtype)

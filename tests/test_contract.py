@@ -60,6 +60,7 @@ h, W, b = layer()
 weights, biases, vel_W, vel_b = network()
 a = np.ones((2, 3))
 Y = np.eye(3)[[0, 1]]
+Y5 = np.eye(2)[[0, 1, 0, 1, 0]]
 
 # (contract function, arguments, keyword arguments, the message's beginning)
 BAD_CALLS = [
@@ -140,6 +141,26 @@ BAD_CALLS = [
      "w must have shape (4,) and b shape (1,)"),
     ("perceptron_epoch", (h, np.ones(5), read_only(np.zeros(4)), np.zeros(1)), {},
      "w is read-only"),
+    ("loss_gradient", (h, Y5, weights, biases, ["tanh"], "softmax_nll"), {"l2": -1.0},
+     "l2 must be finite and >= 0"),
+    ("loss_gradient", (h, Y5, weights, biases, ["tanh"], "softmax_nll"), {"l1": np.nan},
+     "l1 must be finite and >= 0"),
+    ("loss_gradient", (h, np.ones((5, 3)), weights, biases, ["tanh"], "softmax_nll"), {},
+     "Y has 3 columns but the network has 2"),
+    ("loss_gradient", (h[:0], Y5[:0], weights, biases, ["tanh"], "softmax_nll"), {},
+     "X must have at least one row"),
+    ("loss_gradient", (h, Y5, weights, biases, ["tanh"], "softmax_nll"),
+     {"sample_weight": np.ones(4)}, "sample_weight has 4 entries but X has 5 rows"),
+    ("loss_gradient", (h, Y5, weights, biases, ["tanh"], "softmax_nll"),
+     {"sample_weight": -np.ones(5)}, "sample_weight must hold weights >= 0"),
+    ("loss_gradient", (h, Y5, weights, biases, ["tanh"], "softmax_nll"),
+     {"grads_W": [np.zeros_like(w) for w in weights]}, "give both grads_W and grads_b"),
+    ("loss_gradient", (h, Y5, weights, biases, ["tanh"], "softmax_nll"),
+     {"grads_W": [w.astype(np.float32) for w in weights],
+      "grads_b": [np.zeros_like(c) for c in biases]}, "grads_W[0] must be float64"),
+    ("loss_gradient", (h, Y5, weights, biases, ["tanh"], "softmax_nll"),
+     {"grads_W": [np.zeros_like(w) for w in weights],
+      "grads_b": [np.zeros(3), read_only(biases[1])]}, "grads_b[1] is read-only"),
 ]
 
 

@@ -1,12 +1,13 @@
 """The Cython backend: the kernel contract (see :mod:`fastnn.backend`) compiled ahead of time,
 when fastnn is installed, so that its first call costs no compilation.
 
-The kernels (``_layers``, ``_epochs``, ``_perceptron``, written once for float32 and float64
-with Cython's fused ``floating`` type) run their loops without the GIL and reach BLAS through
-:mod:`scipy.linalg.cython_blas`. The contract's functions are those of
+The kernels (``_layers``, ``_epochs``, ``_perceptron``, ``_risk``, written once for float32
+and float64 with Cython's fused ``floating`` type) run their loops without the GIL and reach
+BLAS through :mod:`scipy.linalg.cython_blas`. The contract's functions are those of
 :class:`fastnn._compiled.CompiledOps` (argument checks shared with every backend) over them.
-On x86-64 the epoch kernels are also built for AVX2 (``_epochs_avx2``, the same source), used
-when the CPU has it; both builds give identical results. When the extension was not compiled,
+On x86-64 the epoch and risk kernels are also built for AVX2 (``_epochs_avx2``,
+``_risk_avx2``, the same sources), used when the CPU has it; both builds give identical
+results. When the extension was not compiled,
 importing this package raises ImportError saying so, and ``backend="auto"`` falls back to
 another backend.
 """
@@ -15,7 +16,7 @@ from types import SimpleNamespace
 import numpy as np
 
 try:
-    from . import _epochs, _layers, _perceptron
+    from . import _epochs, _layers, _perceptron, _risk
 except ImportError as exc:
     raise ImportError("the fastnn Cython extension is not compiled; reinstall with "
                       f"pip install -e . (a C compiler is needed) [{exc}]") from exc
@@ -37,6 +38,22 @@ def _epoch_build():
 
 # the module whose forward and epoch kernels run
 EPOCH_BUILD = _epoch_build()
+
+
+def _risk_build():
+    """``_risk_avx2`` where it was built and the CPU has AVX2, else ``_risk``; both give
+    identical results."""
+    if _epochs.cpu_has_avx2():
+        try:
+            from . import _risk_avx2
+        except ImportError:  # not built on this platform: the baseline build serves
+            return _risk
+        return _risk_avx2
+    return _risk
+
+
+# the module whose loss_gradient kernel runs
+RISK_BUILD = _risk_build()
 
 
 def _dense_update(W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, nesterov):
@@ -64,6 +81,7 @@ KERNELS = SimpleNamespace(
     adam_epoch=EPOCH_BUILD.adam_epoch,
     minibatch_adam_epoch=EPOCH_BUILD.minibatch_adam_epoch,
     perceptron_epoch=_perceptron.perceptron_epoch,
+    loss_gradient=RISK_BUILD.loss_gradient,
 )
 
 globals().update(contract_functions(KERNELS))

@@ -2,12 +2,14 @@
 
 The contract's functions are those of :class:`fastnn._compiled.CompiledOps` (argument checks
 shared with every backend) over the ``@njit`` kernels of this package (``activations``,
-``losses``, ``dense``, ``mlp``, ``perceptron``). Kernels are compiled at first call,
+``losses``, ``dense``, ``mlp``, ``perceptron``, ``risk``). Kernels are compiled at first call,
 specialised per dtype (float32 computes in float32) and, for whole networks, per depth; they
 are cached on disk (see :mod:`fastnn._numba._jit`), so a new process loads them instead of
 compiling. Whole SGD epochs, per-example and minibatch, run in a single compiled call.
 """
 from types import SimpleNamespace
+
+import numpy as np
 
 from .._compiled import contract_functions
 from .activations import activation_derivative_kernel, activation_kernel
@@ -17,6 +19,7 @@ from .losses import output_loss_grad_kernel
 from .mlp import (adam_epoch_kernel, forward_kernel, minibatch_adam_epoch_kernel,
                   minibatch_sgd_epoch_kernel, sgd_epoch_kernel)
 from .perceptron import perceptron_epoch_kernel
+from .risk import loss_gradient_kernel
 
 
 def _one_array_type(arrays):
@@ -29,6 +32,19 @@ def _one_array_type(arrays):
 
 def _forward(X, weights, biases, codes, loss, out):
     forward_kernel(X, _one_array_type(weights), _one_array_type(biases), codes, loss, out)
+
+
+_UNWEIGHTED = {}  # dtype -> an empty array standing for "every row weighs 1"
+
+
+def _loss_gradient(X, Y, sample_weight, weights, biases, codes, loss, l2, l1, total_weight,
+                   grads_W, grads_b):
+    weighted = sample_weight is not None
+    if not weighted:
+        sample_weight = _UNWEIGHTED.setdefault(X.dtype, np.empty(0, dtype=X.dtype))
+    return loss_gradient_kernel(X, Y, sample_weight, weighted, _one_array_type(weights),
+                                _one_array_type(biases), codes, loss, l2, l1, total_weight,
+                                grads_W, grads_b)
 
 
 KERNELS = SimpleNamespace(
@@ -45,6 +61,7 @@ KERNELS = SimpleNamespace(
     adam_epoch=adam_epoch_kernel,
     minibatch_adam_epoch=minibatch_adam_epoch_kernel,
     perceptron_epoch=perceptron_epoch_kernel,
+    loss_gradient=_loss_gradient,
 )
 
 globals().update(contract_functions(KERNELS))

@@ -20,6 +20,7 @@ from .losses import (
 from .mlp import (adam_epoch, forward, minibatch_adam_epoch, minibatch_sgd_epoch, mlp_gradients,
                   mlp_loss, sgd_epoch)
 from .perceptron import PerceptronResult, perceptron_algorithm, perceptron_epoch
+from .risk import example_losses, loss_gradient
 from .regularization import l1_grad, l1_penalty, l2_grad, l2_penalty
 
 __all__ = [name for name in dir() if not name.startswith("_")]
