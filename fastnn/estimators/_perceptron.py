@@ -90,8 +90,9 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
         Above 0, print each epoch's mistakes (and validation accuracies) of each perceptron.
     eta0 : float > 0, default=1.0
         The step of an update. Starting from w = 0, the weights are eta0 times those of the
-        step 1 and the mistakes are the same, so the predictions do not depend on eta0; it
-        matters only when continuing from weights learned with another step.
+        step 1 and the mistakes are the same, so the predictions do not depend on eta0 (up
+        to the rounding of the product); it matters only when continuing from weights
+        learned with another step.
     n_jobs : int or None, default=None
         Threads training the one-vs-rest perceptrons side by side (-1: one per class). The
         result does not depend on it.
