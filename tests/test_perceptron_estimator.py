@@ -306,7 +306,6 @@ def test_balanced_class_weight_is_scikit_learns_and_partial_fit_refuses_it():
 def test_a_class_of_weight_zero_never_updates_and_negative_weights_are_refused():
     X, y = noisy(k=2)
     model = fit_quietly(Perceptron(class_weight={0: 0.0}, max_iter=5, random_state=0), X, y)
-    _, b, _ = lecture_loop(X, plus_minus(y, 1), 0)
     # only rows of class 1 update: w is a sum of its rows, b a count of them
     assert model.intercept_[0] == model.n_updates_[0] > 0
     with pytest.raises(ValueError, match="class_weight values must be >= 0"):
