@@ -247,7 +247,7 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
             c = np.zeros(n_perceptrons, dtype=dtype)
             n_updates = np.zeros(n_perceptrons, dtype=np.int64)
         plain = steps is None and self.fit_intercept
-        no_steps = np.ones(len(train), dtype=dtype) if steps is None else None
+        no_steps = np.ones(len(train), dtype=dtype) if steps is None and not plain else None
 
         def one_perceptron(k, X_epoch, order):
             y_epoch = np.ascontiguousarray(Y[k, order])
