@@ -311,11 +311,14 @@ def _check_layer_shapes(coefs, intercepts, n_features):
 
 
 def _check_velocity_shapes(arrays, n_layers):
-    """Each momentum velocity has the shape of its parameter."""
+    """Each piece of the optimiser's state (SGD's velocity or Adam's first moment, Adam's
+    second moment) has the shape of its parameter."""
     for k in range(n_layers):
-        for velocity, parameter in (("velocity_coefs", "coefs"),
-                                    ("velocity_intercepts", "intercepts")):
-            _check_shape(f"{velocity}_{k}", arrays[f"{velocity}_{k}"],
+        for state, parameter in (("velocity_coefs", "coefs"),
+                                 ("velocity_intercepts", "intercepts"),
+                                 ("second_moment_coefs", "coefs"),
+                                 ("second_moment_intercepts", "intercepts")):
+            _check_shape(f"{state}_{k}", arrays[f"{state}_{k}"],
                          arrays[f"{parameter}_{k}"].shape)
 
 
@@ -335,15 +338,15 @@ def _check_feature_names(arrays, n_features):
         _check_shape("feature_names_in_", names, (n_features,))
 
 
-def _check_classes(classes, n_outputs, outputs_name):
-    """Sorted distinct labels, at least two; two classes go with one output (or row), k > 2
-    classes with k of them."""
-    if classes.ndim != 1 or len(classes) < 2:
-        raise _Inconsistent(f"classes_ must be a 1-D array of at least 2 labels, got shape "
-                            f"{classes.shape}")
+def _check_classes(classes, n_outputs, outputs_name, min_classes=2):
+    """Sorted distinct labels, at least ``min_classes``; one or two classes go with one output
+    (or row), k > 2 classes with k of them."""
+    if classes.ndim != 1 or len(classes) < min_classes:
+        raise _Inconsistent(f"classes_ must be a 1-D array of at least {min_classes} labels, "
+                            f"got shape {classes.shape}")
     if not np.array_equal(np.unique(classes), classes):
         raise _Inconsistent("classes_ must be sorted and distinct")
-    expected = 1 if len(classes) == 2 else len(classes)
+    expected = 1 if len(classes) <= 2 else len(classes)
     if n_outputs != expected:
         raise _Inconsistent(f"{len(classes)} classes need {expected} {outputs_name}, the model "
                             f"has {n_outputs}")
@@ -365,17 +368,17 @@ def _check_hidden_activations(state, n_layers):
 
 
 def _check_training_scalars(state):
-    """The counters, the schedule's learning rate and the stopping rule's records."""
-    for key in ("n_iter", "t", "no_improvement_count"):
+    """The counters, the solver's learning rate and the stopping rule's records."""
+    for key in ("n_iter", "t", "no_improvement_count", "adam_steps"):
         _count(state, key)
     _check_number(state, "learning_rate")
     _check_number(state, "best_loss", allow_none=True)
     _check_number(state, "best_validation_score", allow_none=True)
-    _check_rng_state(state)
 
 
 # ---------------------------------------------------------- the checks of each estimator
-_LAYER_GROUPS = ("coefs", "intercepts", "velocity_coefs", "velocity_intercepts")
+_LAYER_GROUPS = ("coefs", "intercepts", "velocity_coefs", "velocity_intercepts",
+                 "second_moment_coefs", "second_moment_intercepts")
 
 
 def _check_network(arrays, state, min_layers, max_layers=None, extra=()):
@@ -386,34 +389,43 @@ def _check_network(arrays, state, min_layers, max_layers=None, extra=()):
     if max_layers is not None and n_layers > max_layers:
         raise _Inconsistent(f"state 'n_layers' must be at most {max_layers}, got {n_layers}")
     # bounded before any list of per-layer names is built
-    if 4 * n_layers > len(arrays):
+    if len(_LAYER_GROUPS) * n_layers > len(arrays):
         raise _Inconsistent(f"state 'n_layers' is {n_layers}, but the file holds only "
-                            f"{len(arrays)} arrays (each layer needs 4)")
+                            f"{len(arrays)} arrays (each layer needs {len(_LAYER_GROUPS)})")
     _check_hidden_activations(state, n_layers)
     _check_training_scalars(state)
     layers = [f"{group}_{k}" for group in _LAYER_GROUPS for k in range(n_layers)]
     _check_names(arrays, [*layers, "loss_curve_", *extra],
-                 optional=("validation_scores_", "feature_names_in_"))
+                 optional=("validation_scores_", "validation_loss_curve_",
+                           "feature_names_in_"))
     _check_parameters(arrays, layers, dtype)
     _check_layer_shapes([arrays[f"coefs_{k}"] for k in range(n_layers)],
                         [arrays[f"intercepts_{k}"] for k in range(n_layers)], n_features)
     _check_velocity_shapes(arrays, n_layers)
     _check_curve(arrays, "loss_curve_")
     _check_curve(arrays, "validation_scores_")
+    _check_curve(arrays, "validation_loss_curve_")
     _check_feature_names(arrays, n_features)
     return arrays[f"coefs_{n_layers - 1}"].shape[1]
 
 
-def _check_classifier_network(arrays, state, min_layers, max_layers=None):
-    """A classifying network: logistic output for two classes, softmax for more."""
+def _check_classifier_network(arrays, state, min_layers, max_layers=None, min_classes=2):
+    """A classifying network: logistic output for two classes (or one), softmax for more;
+    a multilabel one has one logistic output per label, its classes 0..k-1."""
     n_outputs = _check_network(arrays, state, min_layers, max_layers, extra=("classes_",))
     _check_flag(state, "classes_object")
-    _check_classes(arrays["classes_"], n_outputs, "output units")
+    _check_flag(state, "multilabel")
+    if state["multilabel"]:
+        if not np.array_equal(arrays["classes_"], np.arange(n_outputs)):
+            raise _Inconsistent(f"a multilabel model's classes_ must be 0..{n_outputs - 1}")
+        _check_loss(state, {codes.LOGISTIC_NLL})
+        return
+    _check_classes(arrays["classes_"], n_outputs, "output units", min_classes)
     _check_loss(state, {codes.LOGISTIC_NLL} if n_outputs == 1 else {codes.SOFTMAX_NLL})
 
 
 def _check_mlp_classifier(arrays, state):
-    _check_classifier_network(arrays, state, min_layers=2)
+    _check_classifier_network(arrays, state, min_layers=2, min_classes=1)
 
 
 def _check_logistic_regression(arrays, state):
@@ -422,7 +434,7 @@ def _check_logistic_regression(arrays, state):
 
 def _check_mlp_regressor(arrays, state):
     _check_network(arrays, state, min_layers=2)
-    _check_loss(state, {codes.SQUARED})
+    _check_loss(state, {codes.HALF_SQUARED, codes.POISSON})
 
 
 def _check_perceptron(arrays, state):

@@ -58,10 +58,14 @@ def _parser():
                        help="hidden layer sizes, e.g. 100 or 128,64")
     train.add_argument("--activation", default="tanh",
                        choices=("identity", "logistic", "sigmoid", "tanh", "relu"))
+    train.add_argument("--solver", choices=("sgd", "adam"), default="sgd",
+                       help="sgd (default: the lecture's loop, per-example SGD) or adam "
+                            "(scikit-learn's default solver)")
     train.add_argument("--batch-size", type=int, default=1, help="1: per-example SGD (default)")
     train.add_argument("--lr", type=float, default=0.01, help="learning rate (0.01)")
     train.add_argument("--momentum", type=float, default=0.0)
-    train.add_argument("--alpha", type=float, default=0.0, help="L2 weight decay alpha ||W||^2")
+    train.add_argument("--alpha", type=float, default=0.0,
+                       help="L2 weight decay, scikit-learn's alpha (0.5 alpha ||W||^2 per batch)")
     train.add_argument("--test-size", type=float, default=0.25)
     train.add_argument("--seed", type=int, default=0,
                        help="random_state of the split and of the model")
@@ -230,7 +234,8 @@ def train(args, out=None, err=None):
     get_backend(args.backend)  # an unknown or unavailable backend fails before any work
     backend_name = available_backends()[0] if args.backend == "auto" else args.backend
     Model = MLPClassifier if classify else MLPRegressor
-    model = Model(args.hidden, activation=args.activation, batch_size=args.batch_size,
+    model = Model(hidden_layer_sizes=args.hidden, activation=args.activation,
+                  solver=args.solver, batch_size=args.batch_size,
                   learning_rate_init=args.lr, momentum=args.momentum, alpha=args.alpha,
                   max_iter=args.epochs, random_state=args.seed, backend=args.backend,
                   dtype=args.dtype, verbose=not args.quiet)
@@ -241,7 +246,8 @@ def train(args, out=None, err=None):
           f"{len(X_train)} training and {len(X_test)} test rows", file=out)
     layers = "-".join(str(n) for n in (X.shape[1], *args.hidden, len(np.unique(y)) if classify else
                                        (1 if y.ndim == 1 else y.shape[1])))
-    print(f"network:  {layers} {args.activation}, batch size {args.batch_size}, lr {args.lr}, "
+    print(f"network:  {layers} {args.activation}, solver {args.solver}, batch size "
+          f"{args.batch_size}, lr {args.lr}, "
           f"{args.epochs} epochs, backend {backend_name}, {args.dtype}",
           file=out, flush=True)
     epochs = []

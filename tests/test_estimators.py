@@ -11,9 +11,10 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import train_test_split
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from fastnn import backend
+from fastnn import backend, codes
 from fastnn import reference as R
 from fastnn.datasets import linearly_separable, load_digits
+from fastnn.estimators._network import initial_network
 from fastnn.estimators import (LogisticRegression, MLPClassifier, MLPRegressor, Perceptron,
                                TrainingDivergedError)
 
@@ -27,7 +28,7 @@ def small_estimators(backend_name):
     small steps: one check fits 11 rows of unscaled targets in the hundreds."""
     return [
         MLPClassifier((8,), learning_rate_init=0.05, backend=backend_name, **QUICK),
-        MLPRegressor((8,), activation="tanh", batch_size=4, momentum=0.5, learning_rate_init=0.001,
+        MLPRegressor(hidden_layer_sizes=(8,), activation="tanh", batch_size=4, momentum=0.5, learning_rate_init=0.001,
                      max_iter=100, random_state=0, backend=backend_name),
         LogisticRegression(max_iter=20, random_state=0, backend=backend_name),
         Perceptron(max_iter=50, random_state=0, backend=backend_name),
@@ -114,17 +115,20 @@ def test_refit_restarts_from_the_seed():
         np.testing.assert_array_equal(W, W1)
 
 
-def test_one_epoch_is_the_lecture_sgd_from_glorot_weights():
-    """fit = Glorot init from Generator(seed), then the reference's per-example epoch, with
-    alpha the lecture's L2 coefficient (gradient 2 alpha W at every step)."""
+def test_one_epoch_is_the_lecture_sgd_from_scikit_learns_initial_weights():
+    """fit = scikit-learn's initial weights from RandomState(seed), then the reference's
+    per-example epoch, scikit-learn's alpha converted to the lecture's l2 = alpha / 2 per
+    example of a batch of one."""
     X, y = blobs(n=40, d=4, k=3)
-    model = fitted(MLPClassifier((5,), activation="tanh", batch_size=1, learning_rate_init=0.05,
-                                 alpha=0.01, l1=0.001, momentum=0.0, max_iter=1, shuffle=False,
-                                 random_state=7, backend="numpy"), X, y)
-    weights, biases = R.init_mlp([4, 5, 3], np.random.default_rng(7))
+    model = fitted(MLPClassifier((5,), activation="tanh", solver="sgd", batch_size=1,
+                                 learning_rate_init=0.05, alpha=0.01, l1=0.001, momentum=0.0,
+                                 max_iter=1, shuffle=False, random_state=7, backend="numpy"), X, y)
+    net = initial_network([4, 5, 3], "tanh", codes.SOFTMAX_NLL, np.random.RandomState(7),
+                          np.float64)
+    weights, biases = net.weights, net.biases
     vW, vb = [np.zeros_like(W) for W in weights], [np.zeros_like(b) for b in biases]
     loss = R.sgd_epoch(X, R.one_hot(y, 3), np.arange(40), weights, biases, vW, vb, ["tanh"],
-                       "softmax_nll", 0.05, 0.01, 0.001)
+                       "softmax_nll", 0.05, 0.01 / 2, 0.001)
     for got, want in zip(model.coefs_ + model.intercepts_, weights + biases):
         np.testing.assert_array_equal(got, want)
     assert model.loss_curve_ == [loss]  # the regulariser taken along the epoch, as the kernels do
@@ -133,7 +137,10 @@ def test_one_epoch_is_the_lecture_sgd_from_glorot_weights():
 @pytest.mark.parametrize("backend_name", BACKENDS)
 def test_fit_equals_successive_partial_fits(backend_name):
     X, y = blobs()
-    kwargs = dict(hidden_layer_sizes=(6,), batch_size=8, max_iter=4, random_state=2, backend=backend_name)
+    # as in scikit-learn, every partial_fit shuffles afresh from random_state: equal orders
+    # need shuffle=False
+    kwargs = dict(hidden_layer_sizes=(6,), batch_size=8, max_iter=4, random_state=2,
+                  shuffle=False, backend=backend_name)
     full = fitted(MLPClassifier(**kwargs), X, y)
     steps = MLPClassifier(**kwargs)
     for _ in range(4):
@@ -145,9 +152,10 @@ def test_fit_equals_successive_partial_fits(backend_name):
 def test_regressor_and_perceptron_fit_equal_partial_fits():
     X, y = blobs()
     target = X @ np.arange(X.shape[1]) / 10
-    full = fitted(MLPRegressor((4,), batch_size=1, max_iter=3, learning_rate_init=0.001,
-                               random_state=0), X, target)
-    steps = MLPRegressor((4,), batch_size=1, max_iter=3, learning_rate_init=0.001, random_state=0)
+    full = fitted(MLPRegressor(hidden_layer_sizes=(4,), batch_size=1, max_iter=3,
+                               learning_rate_init=0.001, shuffle=False, random_state=0), X, target)
+    steps = MLPRegressor(hidden_layer_sizes=(4,), batch_size=1, max_iter=3,
+                         learning_rate_init=0.001, shuffle=False, random_state=0)
     for _ in range(3):
         steps.partial_fit(X, target)
     assert_same_parameters(full, steps)
@@ -161,8 +169,11 @@ def test_regressor_and_perceptron_fit_equal_partial_fits():
 
 def test_warm_start_continues_exactly():
     X, y = blobs()
-    once = fitted(MLPClassifier((6,), momentum=0.0, max_iter=5, random_state=0), X, y)
-    twice = fitted(MLPClassifier((6,), momentum=0.0, max_iter=2, random_state=0, warm_start=True), X, y)
+    # a warm fit builds a new optimiser and shuffles afresh from random_state, as scikit-learn:
+    # plain SGD without shuffling continues exactly
+    settings = dict(solver="sgd", momentum=0.0, shuffle=False, random_state=0)
+    once = fitted(MLPClassifier((6,), max_iter=5, **settings), X, y)
+    twice = fitted(MLPClassifier((6,), max_iter=2, warm_start=True, **settings), X, y)
     fitted(twice.set_params(max_iter=3), X, y)
     assert_same_parameters(once, twice)
     assert twice.n_iter_ == 3 and len(twice.loss_curve_) == 5
@@ -174,7 +185,7 @@ def test_warm_start_continues_exactly():
 def test_binary_classifier_has_one_logistic_output():
     X, y = blobs(k=2)
     labels = np.array(["no", "yes"])[y]
-    model = fitted(MLPClassifier((6,), random_state=0), X, labels)
+    model = fitted(MLPClassifier((6,), learning_rate_init=0.01, random_state=0), X, labels)
     assert model.out_activation_ == "logistic" and model.coefs_[-1].shape == (6, 1)
     proba = model.predict_proba(X)
     assert proba.shape == (len(X), 2)
@@ -209,8 +220,8 @@ def test_every_activation_learns(activation):
 def test_regressor_one_and_several_targets():
     X, _ = blobs()
     Y = np.column_stack([X[:, 0] - X[:, 1], 0.5 * X[:, 2]])
-    one = fitted(MLPRegressor((16,), learning_rate_init=0.003, random_state=0), X, Y[:, 0])
-    two = fitted(MLPRegressor((16,), learning_rate_init=0.003, random_state=0), X, Y)
+    one = fitted(MLPRegressor(hidden_layer_sizes=(16,), learning_rate_init=0.003, random_state=0), X, Y[:, 0])
+    two = fitted(MLPRegressor(hidden_layer_sizes=(16,), learning_rate_init=0.003, random_state=0), X, Y)
     assert one.predict(X).shape == (len(X),) and two.predict(X).shape == (len(X), 2)
     assert one.out_activation_ == "identity" and two.n_outputs_ == 2
     assert one.score(X, Y[:, 0]) > 0.9 and two.score(X, Y) > 0.9
@@ -299,8 +310,9 @@ def test_callback_returning_true_stops_and_verbose_shows_progress(capsys):
     assert model.n_iter_ == 3 and [i.epoch for i in infos] == [1, 2, 3]
     assert [i.loss for i in infos] == model.loss_curve_
     assert all(i.examples_per_second > 0 for i in infos)
-    err = capsys.readouterr().err
-    assert "loss=" in err and "examples_per_s=" in err and "3/50" in err
+    out = capsys.readouterr().out      # scikit-learn's verbose lines
+    assert out.splitlines() == [f"Iteration {i + 1}, loss = {loss:.8f}"
+                                for i, loss in enumerate(model.loss_curve_)]
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
@@ -309,7 +321,8 @@ def test_divergence_stops_with_a_clear_error_and_leaves_the_model_unfitted(backe
     # overflows after a few epochs
     X, _ = blobs()
     seen = []
-    model = MLPRegressor((8,), activation="identity", learning_rate_init=0.1, momentum=0.0,
+    model = MLPRegressor(hidden_layer_sizes=(8,), activation="identity", solver="sgd",
+                         learning_rate_init=0.1, momentum=0.0,
                          batch_size=len(X), max_iter=500, random_state=0, backend=backend_name)
     with pytest.raises(TrainingDivergedError, match="NaN or infinite"):
         model.fit(X, X[:, 0], callbacks=[lambda info: seen.append(
@@ -365,7 +378,8 @@ ESTIMATORS = [MLPClassifier, MLPRegressor, LogisticRegression, Perceptron]
 # among those given at the first call is a valid update)
 BAD_CALLS = [(Estimator, method, case) for Estimator in ESTIMATORS
              for method in ("fit", "partial_fit") for case in bad_fits()
-             if case != "one class" or (method == "fit" and Estimator is not MLPRegressor)]
+             if case != "one class" or (method == "fit"
+                                        and Estimator in (LogisticRegression, Perceptron))]
 
 
 @pytest.mark.parametrize("Estimator,method,case", BAD_CALLS)
@@ -422,8 +436,9 @@ def test_every_classifier_checks_its_classes_by_the_same_rules(Estimator):
     model = Estimator(max_iter=2, random_state=0)
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
         model.partial_fit(X, y)
-    with pytest.raises(ValueError, match=f"{Estimator.__name__} needs at least 2 classes"):
-        model.partial_fit(X, y, classes=[0])
+    if Estimator is not MLPClassifier:  # scikit-learn's MLPClassifier accepts one class
+        with pytest.raises(ValueError, match=f"{Estimator.__name__} needs at least 2 classes"):
+            model.partial_fit(X[y == 0], y[y == 0], classes=[0])
     with pytest.raises(ValueError, match="not among the classes"):
         model.partial_fit(X, y, classes=[0, 1])
     model.partial_fit(X, y, classes=[2, 0, 1])

@@ -44,7 +44,7 @@ def state(model):
 
 def diverging(model):
     """Settings under which full-batch gradient descent overflows within a few epochs."""
-    return model.set_params(learning_rate_init=1.0, momentum=0.0, batch_size=120,
+    return model.set_params(solver="sgd", learning_rate_init=1.0, momentum=0.0, batch_size=120,
                             max_iter=500, n_iter_no_change=500)
 
 
@@ -59,7 +59,7 @@ def test_divergence_is_a_value_error():
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_diverging_refit_leaves_the_model_byte_identical(backend, warm_start):
     X, _ = blobs()
-    model = quiet(MLPRegressor((8,), activation="identity", max_iter=3, random_state=0,
+    model = quiet(MLPRegressor(hidden_layer_sizes=(8,), activation="identity", max_iter=3, random_state=0,
                                backend=backend).fit, X, X[:, 0])
     before = state(model)
     diverging(model).set_params(warm_start=warm_start)
@@ -71,7 +71,7 @@ def test_a_diverging_refit_leaves_the_model_byte_identical(backend, warm_start):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_diverging_first_fit_leaves_the_model_unfitted(backend):
     X, _ = blobs()
-    model = diverging(MLPRegressor((8,), activation="identity", random_state=0,
+    model = diverging(MLPRegressor(hidden_layer_sizes=(8,), activation="identity", random_state=0,
                                    backend=backend))
     with pytest.raises(TrainingDivergedError):
         model.fit(X, X[:, 0])
@@ -81,10 +81,11 @@ def test_a_diverging_first_fit_leaves_the_model_unfitted(backend):
 
 def test_a_diverging_partial_fit_leaves_the_model_as_before_the_call():
     X, _ = blobs()
-    model = MLPRegressor((8,), batch_size=1, random_state=0, backend="numpy")
+    model = MLPRegressor(hidden_layer_sizes=(8,), solver="sgd", batch_size=1, random_state=0,
+                         backend="numpy")
     model.partial_fit(X, X[:, 0])
     model.set_params(learning_rate_init=1e6)   # the schedule is kept: change it by hand
-    model._schedule.learning_rate = 1e6
+    model._solver.schedule.learning_rate = 1e6
     before = state(model)
     with pytest.raises(TrainingDivergedError):
         model.partial_fit(X, X[:, 0] * 1e3)
@@ -157,10 +158,10 @@ def test_the_slicer_keeps_whole_batches_and_adapts_to_time():
     assert list(T.EpochSlicer(5, 8, first=5).slices(12)) == [(0, 5), (5, 10), (10, 12)]
 
 
-@pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.9, True)])
+@pytest.mark.parametrize("solver", ["sgd", "sgd-nesterov", "adam"])
 @pytest.mark.parametrize("batch_size", [1, 7])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_a_sliced_epoch_equals_one_call_bit_for_bit(backend, batch_size, momentum, nesterov):
+def test_a_sliced_epoch_equals_one_call_bit_for_bit(backend, batch_size, solver):
     ops = get_backend(backend)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 6))
@@ -169,12 +170,21 @@ def test_a_sliced_epoch_equals_one_call_bit_for_bit(backend, batch_size, momentu
     sliced, whole = network((6, 5, 3)), network((6, 5, 3))
     slicer = T.EpochSlicer(batch_size, X.shape[1] * X.itemsize, first=3 * batch_size)
     slicer.took = lambda seconds, rows: None         # keep slices short: many of them
-    loss = T.run_epoch(ops, sliced, X, Y, order, 0.05, batch_size, 1e-3, 1e-4, momentum,
-                       nesterov, slicer=slicer)
-    args = (X, Y, order, whole.weights, whole.biases, whole.vel_W, whole.vel_b, [codes.TANH],
-            codes.SOFTMAX_NLL, 0.05, 1e-3, 1e-4, momentum, nesterov)
-    want = (ops.sgd_epoch(*args) if batch_size == 1
-            else ops.minibatch_sgd_epoch(*args, batch_size=batch_size))
+    momentum, nesterov = (0.9, True) if solver == "sgd-nesterov" else (0.0, False)
+    if solver == "adam":
+        rule = T.AdamSolver(0.01)
+        args = (X, Y, order, whole.weights, whole.biases, whole.vel_W, whole.vel_b, whole.sq_W,
+                whole.sq_b, [codes.TANH], codes.SOFTMAX_NLL, 0.01, 1e-3, 1e-4, 0.9, 0.999, 1e-8,
+                0)
+        epochs = (ops.adam_epoch, ops.minibatch_adam_epoch)
+    else:
+        rule = T.SGDSolver(make_schedule("constant", 0.05), momentum, nesterov)
+        args = (X, Y, order, whole.weights, whole.biases, whole.vel_W, whole.vel_b,
+                [codes.TANH], codes.SOFTMAX_NLL, 0.05, 1e-3, 1e-4, momentum, nesterov)
+        epochs = (ops.sgd_epoch, ops.minibatch_sgd_epoch)
+    loss = T.run_epoch(rule, ops, sliced, X, Y, order, batch_size, l2=1e-3, l1=1e-4,
+                       slicer=slicer)
+    want = (epochs[0](*args) if batch_size == 1 else epochs[1](*args, batch_size=batch_size))
     for got, expected in zip(sliced.arrays, whole.arrays):
         np.testing.assert_array_equal(got, expected)
     assert loss == pytest.approx(want, rel=1e-12)
@@ -219,7 +229,7 @@ def interrupted_at(monkeypatch, after_rows):
 @pytest.mark.parametrize("batch_size", [1, 8])
 def test_an_interrupt_keeps_the_last_completed_epoch(monkeypatch, short_slices, batch_size):
     X, y = blobs(n=1000)
-    kwargs = dict(hidden_layer_sizes=(6,), batch_size=batch_size, momentum=0.9,
+    kwargs = dict(hidden_layer_sizes=(6,), solver="sgd", batch_size=batch_size, momentum=0.9,
                   learning_rate_init=0.01, random_state=0)
     clean = quiet(MLPClassifier(max_iter=2, backend="numpy", **kwargs).fit, X, y)
     fake = interrupted_at(monkeypatch, after_rows=2 * 1000 + 255)   # the 2nd slice of epoch 3
@@ -230,14 +240,13 @@ def test_an_interrupt_keeps_the_last_completed_epoch(monkeypatch, short_slices, 
     assert model.n_iter_ == 2 and model.t_ == 2000 and model.loss_curve_ == clean.loss_curve_
     for got, want in zip(model._network.arrays, clean._network.arrays):
         np.testing.assert_array_equal(got, want)      # the velocities too
-    assert model._rng.bit_generator.state == clean._rng.bit_generator.state
-    assert model._schedule.learning_rate == clean._schedule.learning_rate
+    assert model._solver.learning_rate == clean._solver.learning_rate
 
 
 def test_an_interrupt_in_the_first_epoch_leaves_the_model_as_it_was(monkeypatch, short_slices):
     X, y = blobs(n=1000)
     fake = interrupted_at(monkeypatch, after_rows=500)                # the 3rd slice
-    model = MLPClassifier((6,), batch_size=1, random_state=0, backend="numpy")
+    model = MLPClassifier((6,), solver="sgd", batch_size=1, random_state=0, backend="numpy")
     with pytest.raises(KeyboardInterrupt):
         model.fit(X, y)
     assert fake.calls == 3
@@ -298,7 +307,7 @@ def test_a_perceptron_interrupt_keeps_the_completed_epochs(monkeypatch):
 
 def test_a_warm_fit_trains_at_the_new_learning_rate_with_zero_velocities():
     X, y = blobs()
-    model = quiet(MLPClassifier((6,), max_iter=2, momentum=0.9, random_state=0,
+    model = quiet(MLPClassifier((6,), solver="sgd", max_iter=2, momentum=0.9, random_state=0,
                                 warm_start=True, backend="numpy").fit, X, y)
     twin = pickle.loads(pickle.dumps(model))
     for velocity in (*twin._network.vel_W, *twin._network.vel_b):
@@ -316,7 +325,7 @@ def test_a_warm_fit_trains_at_the_new_learning_rate_with_zero_velocities():
 
 def test_partial_fit_keeps_its_schedule():
     X, y = blobs()
-    model = quiet(MLPClassifier((6,), max_iter=2, learning_rate="invscaling",
+    model = quiet(MLPClassifier((6,), solver="sgd", max_iter=2, learning_rate="invscaling",
                                 learning_rate_init=0.1, random_state=0, backend="numpy").fit,
                   X, y)
     rates = []

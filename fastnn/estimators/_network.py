@@ -27,7 +27,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import column_or_1d, validate_data
 
 from .. import _persistence, codes
 from ..backend import get_backend
@@ -194,6 +194,8 @@ class BaseSGDNetwork(FastnnEstimator):
                              f"(set warm_start=False to refit)")
         X, y = validate_data(self, X, y, reset=not continuing, dtype=dtype, order="C",
                              multi_output=True, y_numeric=not self._is_classifier)
+        if y.ndim == 2 and y.shape[1] == 1:  # a column: one target, as scikit-learn warns
+            y = column_or_1d(y, warn=True)
         dtype = X.dtype
         Y = self._encode_targets(y, dtype, continuing, incremental, classes)
         if continuing and Y.shape[1] != self.coefs_[-1].shape[1]:
@@ -206,8 +208,9 @@ class BaseSGDNetwork(FastnnEstimator):
         weights, by index: (training rows, validation rows), or (None, None)."""
         if not self.early_stopping:
             return None, None
-        y = plan["y"]
-        stratify = y if self._is_classifier and y.ndim == 1 else None
+        # as scikit-learn: stratified on the encoded targets when there is one output column
+        Y = plan["Y"]
+        stratify = Y if self._is_classifier and Y.shape[1] == 1 else None
         rows, validation = train_test_split(
             np.arange(plan["X"].shape[0], dtype=np.int64), random_state=random_state,
             test_size=self.validation_fraction, stratify=stratify)

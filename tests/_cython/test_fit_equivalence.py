@@ -70,7 +70,7 @@ ESTIMATORS = {
     "classifier-minibatch": lambda b, d: MLPClassifier((9,), activation="relu", batch_size=16,
                                                        max_iter=6, l1=1e-4, nesterovs_momentum=False,
                                                        random_state=1, backend=b, dtype=d),
-    "regressor": lambda b, d: MLPRegressor((7,), activation="logistic", batch_size=8, max_iter=5,
+    "regressor": lambda b, d: MLPRegressor(hidden_layer_sizes=(7,), activation="logistic", batch_size=8, max_iter=5,
                                            learning_rate_init=0.01, random_state=2, backend=b, dtype=d),
 }
 

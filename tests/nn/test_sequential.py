@@ -65,11 +65,15 @@ def kernel_arguments(net):
 
 
 def train_epoch(net, loss, opt, X, Y, order, batch_size):
-    """One epoch with the flow graph: fprop, bprop, step, zero_grad, batch after batch."""
+    """One epoch with the flow graph: fprop, bprop, step, zero_grad, batch after batch; returns
+    the mean objective loss + l2 Omega_2 + l1 Omega_1, the regulariser at each step's
+    parameters (what the fused epochs return)."""
     total = 0.0
+    decay = (nn.L2(opt.l2), nn.L1(opt.l1))
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
-        total += loss.fprop(net.fprop(X[rows]), Y[rows]) * len(rows)
+        objective = loss.fprop(net.fprop(X[rows]), Y[rows]) + sum(r.fprop(net) for r in decay)
+        total += objective * len(rows)
         net.bprop(loss.bprop())
         opt.step()
         opt.zero_grad()
