@@ -16,6 +16,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+pytestmark = pytest.mark.slow  # compiles every kernel afresh, in a subprocess
+
 CHILD = r"""
 import json, re
 import numpy as np
@@ -63,14 +65,31 @@ print(json.dumps(report))
 LOSS_ACCUMULATORS = ("output_loss_grad_kernel", "sgd_epoch_kernel", "minibatch_sgd_epoch_kernel")
 
 
+_child = None
+
+
+def start_in_background():
+    """Start the child that compiles and inspects the kernels (about ten seconds of compiling);
+    called by the suite's conftest once the tests are chosen, so it runs alongside them."""
+    global _child
+    if _child is None:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
+        env["FASTNN_CACHE"] = "0"  # compile afresh: cached code has no IR to read
+        _child = subprocess.Popen([sys.executable, "-c", CHILD], env=env, cwd=ROOT,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return _child
+
+
 @pytest.fixture(scope="module")
 def float32_ir_report():
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
-    env["FASTNN_CACHE"] = "0"  # compile afresh: cached code has no IR to read
-    done = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    child = start_in_background()  # already running unless this module was imported by hand
+    try:
+        stdout, stderr = child.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        raise
+    assert child.returncode == 0, stderr[-3000:]
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def test_every_float32_kernel_was_inspected(float32_ir_report):

@@ -1,0 +1,26 @@
+"""Session-wide set-up: the case lists of :mod:`tests.cases`, and long-running helpers started
+as soon as the tests are chosen, so that they run on a spare core while the rest of the suite
+does."""
+from tests.cases import ACTIVATIONS, BACKENDS, COMPILED_BACKENDS, DTYPES, LOSSES  # noqa: F401
+
+
+def _runs_in_background(item):
+    return hasattr(getattr(item, "module", None), "start_in_background")
+
+
+def pytest_collection_modifyitems(items):
+    """Run the tests that wait for background work last, when that work is most likely done."""
+    items.sort(key=_runs_in_background)  # stable: the order is otherwise kept
+
+
+def pytest_collection_finish(session):
+    """Start the background work of every test module that has selected tests.
+
+    A module opts in by defining ``start_in_background()``; it is called once, after selection
+    (``-m``, ``-k``), so a deselected module starts nothing.
+    """
+    started = set()
+    for item in session.items:
+        if _runs_in_background(item) and item.module not in started:
+            started.add(item.module)
+            item.module.start_in_background()
