@@ -1,7 +1,9 @@
 """Session-wide set-up: the case lists of :mod:`tests.cases`, and long-running helpers started
 as soon as the tests are chosen, so that they run on a spare core while the rest of the suite
 does."""
-from tests.cases import ACTIVATIONS, BACKENDS, COMPILED_BACKENDS, DTYPES, LOSSES  # noqa: F401
+from tests.cases import ACTIVATIONS, BACKENDS, COMPILED_BACKENDS, DTYPES, LOSSES
+
+__all__ = ["ACTIVATIONS", "BACKENDS", "COMPILED_BACKENDS", "DTYPES", "LOSSES"]
 
 
 def _runs_in_background(item):

@@ -398,7 +398,8 @@ def test_sgd_epoch_every_activation_and_loss(fast, act, loss, dtype):
 @pytest.mark.parametrize("hidden", ARCHITECTURES)
 def test_sgd_epoch_momentum_and_depth(fast, hidden, momentum, nesterov, dtype):
     loss = "softmax_nll"
-    key = (N_EPOCH, 7, hidden, 4, "tanh", loss, dtype, ("sgd_mom", hidden, momentum, nesterov, dtype))
+    key = (N_EPOCH, 7, hidden, 4, "tanh", loss, dtype,
+           ("sgd_mom", hidden, momentum, nesterov, dtype))
     assert_epochs_agree(fast, "sgd_epoch", epoch_problem, key, loss, 0.01, 1e-2, l1_for(dtype),
                         momentum, nesterov, dtype)
 
@@ -408,7 +409,8 @@ def test_sgd_epoch_momentum_and_depth(fast, hidden, momentum, nesterov, dtype):
 @pytest.mark.parametrize("l2,l1", REGULARISERS)
 def test_sgd_epoch_regularisation(fast, l2, l1, momentum, nesterov, dtype):
     loss = "squared"
-    key = (N_EPOCH, 6, (5,), 2, "logistic", loss, dtype, ("sgd_reg", l2, l1, momentum, nesterov, dtype))
+    key = (N_EPOCH, 6, (5,), 2, "logistic", loss, dtype,
+           ("sgd_reg", l2, l1, momentum, nesterov, dtype))
     assert_epochs_agree(fast, "sgd_epoch", epoch_problem, key, loss, 0.01, l2, l1, momentum,
                         nesterov, dtype)
 
@@ -438,7 +440,8 @@ def test_minibatch_epoch_batch_sizes(fast, batch_size, dtype):
 @pytest.mark.parametrize("l2,l1", REGULARISERS)
 def test_minibatch_epoch_momentum_and_regularisation(fast, l2, l1, momentum, nesterov, dtype):
     loss = "logistic_nll"
-    key = (N_EPOCH, 9, (8, 5), 3, "tanh", loss, dtype, ("mb_reg", l2, l1, momentum, nesterov, dtype))
+    key = (N_EPOCH, 9, (8, 5), 3, "tanh", loss, dtype,
+           ("mb_reg", l2, l1, momentum, nesterov, dtype))
     assert_epochs_agree(fast, "minibatch_sgd_epoch", epoch_problem, key, loss, 0.05, l2, l1,
                         momentum, nesterov, dtype, batch_size=32)
 

@@ -73,7 +73,8 @@ def start_in_background():
     called by the suite's conftest once the tests are chosen, so it runs alongside them."""
     global _child
     if _child is None:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
+        path = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
+        env = dict(os.environ, PYTHONPATH=path)
         env["FASTNN_CACHE"] = "0"  # compile afresh: cached code has no IR to read
         _child = subprocess.Popen([sys.executable, "-c", CHILD], env=env, cwd=ROOT,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
