@@ -1,6 +1,6 @@
-"""Session-wide set-up: the case lists of :mod:`tests.cases`, and long-running helpers started
-as soon as the tests are chosen, so that they run on a spare core while the rest of the suite
-does."""
+"""Session-wide set-up: the case lists of :mod:`tests.cases`, and the child processes of
+:mod:`tests.background`, started as soon as the tests are chosen so that they run on a spare
+core while the rest of the suite does."""
 from tests.cases import ACTIVATIONS, BACKENDS, COMPILED_BACKENDS, DTYPES, LOSSES
 
 __all__ = ["ACTIVATIONS", "BACKENDS", "COMPILED_BACKENDS", "DTYPES", "LOSSES"]
@@ -11,15 +11,15 @@ def _runs_in_background(item):
 
 
 def pytest_collection_modifyitems(items):
-    """Run the tests that wait for background work last, when that work is most likely done."""
+    """Run the tests of modules with background work last, when that work is most likely done."""
     items.sort(key=_runs_in_background)  # stable: the order is otherwise kept
 
 
 def pytest_collection_finish(session):
     """Start the background work of every test module that has selected tests.
 
-    A module opts in by defining ``start_in_background()``; it is called once, after selection
-    (``-m``, ``-k``), so a deselected module starts nothing.
+    Called after selection (``-m``, ``-k``), so a module whose tests are all deselected starts
+    nothing.
     """
     started = set()
     for item in session.items:

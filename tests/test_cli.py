@@ -29,6 +29,7 @@ def reported(output, label):
     return float(re.search(rf"{label}: (-?[0-9.]+)", output).group(1))
 
 
+@pytest.mark.slow
 def test_train_digits_end_to_end_and_save(tmp_path):
     path = tmp_path / "digits-model.npz"
     done = fastnn("train", "--epochs", "3", "--hidden", "32", "--save", str(path))
@@ -42,6 +43,7 @@ def test_train_digits_end_to_end_and_save(tmp_path):
     assert model.hidden_layer_sizes == (32,) and model.coefs_[0].shape == (64, 32)
 
 
+@pytest.mark.slow
 def test_train_a_csv_classification_with_named_target(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(200, 3))
@@ -57,6 +59,7 @@ def test_train_a_csv_classification_with_named_target(tmp_path):
     assert reported(out, "test accuracy") > 0.85
 
 
+@pytest.mark.slow
 def test_train_an_npz_regression(tmp_path):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(300, 4))
@@ -85,6 +88,7 @@ def test_hidden_must_be_sizes(capsys):
     assert exit_.value.code == 2 and "--hidden takes sizes" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_info_lists_versions_backends_threads_and_cache():
     import fastnn as package
     from fastnn._numba._cache import cache_directory
@@ -185,6 +189,7 @@ def test_save_directory_is_checked_before_training(tmp_path, monkeypatch, capsys
     assert "is not writable" in captured.err and "network:" not in captured.out
 
 
+@pytest.mark.slow
 def test_warnings_of_training_are_printed_not_dropped(tmp_path):
     done = fastnn("train", "--epochs", "1", "--hidden", "8", "--quiet", "--backend", "numpy")
     assert ("fastnn train: warning: ConvergenceWarning: MLPClassifier: the maximum number of "
@@ -192,6 +197,7 @@ def test_warnings_of_training_are_printed_not_dropped(tmp_path):
     assert done.stderr.count("ConvergenceWarning") == 1
 
 
+@pytest.mark.slow
 def test_a_huge_learning_rate_is_not_silent():
     done = fastnn("train", "--lr", "1e6", "--epochs", "2", "--hidden", "8", "--quiet",
                   "--backend", "numpy", check=False)
@@ -199,6 +205,7 @@ def test_a_huge_learning_rate_is_not_silent():
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_divergence_is_an_error_not_a_traceback(tmp_path):
     rng = np.random.default_rng(1)
     X = rng.normal(size=(100, 4))
@@ -212,6 +219,7 @@ def test_divergence_is_an_error_not_a_traceback(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("fastnn") is None, reason="the console script is not installed")
+@pytest.mark.slow
 def test_console_script_runs():
     done = subprocess.run(["fastnn", "info"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and "backends:" in done.stdout

@@ -9,10 +9,11 @@ Python floats too).
 """
 import json
 import os
-import subprocess
 import sys
 
 import pytest
+
+from tests.background import BackgroundRun
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -65,32 +66,23 @@ print(json.dumps(report))
 LOSS_ACCUMULATORS = ("output_loss_grad_kernel", "sgd_epoch_kernel", "minibatch_sgd_epoch_kernel")
 
 
-_child = None
+def _child_env():
+    path = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=path)
+    env["FASTNN_CACHE"] = "0"  # compile afresh: cached code has no IR to read
+    return env
 
 
-def start_in_background():
-    """Start the child that compiles and inspects the kernels (about ten seconds of compiling);
-    called by the suite's conftest once the tests are chosen, so it runs alongside them."""
-    global _child
-    if _child is None:
-        path = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
-        env = dict(os.environ, PYTHONPATH=path)
-        env["FASTNN_CACHE"] = "0"  # compile afresh: cached code has no IR to read
-        _child = subprocess.Popen([sys.executable, "-c", CHILD], env=env, cwd=ROOT,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return _child
+# about ten seconds of compiling, started by the conftest as soon as the tests are chosen
+CHILD_RUN = BackgroundRun([sys.executable, "-c", CHILD], env=_child_env(), cwd=ROOT)
+start_in_background = CHILD_RUN.start
 
 
 @pytest.fixture(scope="module")
 def float32_ir_report():
-    child = start_in_background()  # already running unless this module was imported by hand
-    try:
-        stdout, stderr = child.communicate(timeout=600)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        raise
-    assert child.returncode == 0, stderr[-3000:]
-    return json.loads(stdout.strip().splitlines()[-1])
+    done = CHILD_RUN.result(timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def test_every_float32_kernel_was_inspected(float32_ir_report):
