@@ -5,6 +5,7 @@ tests are chosen (only if some of its tests were chosen), and its tests are run 
 runs on a spare core meanwhile instead of holding up the suite.
 """
 import subprocess
+import threading
 
 
 class BackgroundRun:
@@ -33,3 +34,47 @@ class BackgroundRun:
             self._child.communicate()
             raise
         return subprocess.CompletedProcess(self.args, self._child.returncode, stdout, stderr)
+
+
+class BackgroundRuns:
+    """Named commands run one after the other in a background thread, each as a child process
+    whose output is captured as text; ``prepare()`` runs first, in the caller's thread.
+
+    One at a time, so that the commands do not compete with each other for the spare core, and
+    the first to compile a kernel caches it for the next.
+    """
+
+    def __init__(self, commands, prepare=lambda: None, **run_kwargs):
+        self.commands = dict(commands)
+        self.prepare = prepare
+        self.run_kwargs = run_kwargs
+        self._done = {name: threading.Event() for name in self.commands}
+        self._results = {}
+        self._thread = None
+
+    def start(self):
+        """Prepare and start the commands unless they have been started already."""
+        if self._thread is None:
+            self.prepare()
+            self._thread = threading.Thread(target=self._run_all, daemon=True)
+            self._thread.start()
+
+    def _run_all(self):
+        for name, args in self.commands.items():
+            try:
+                self._results[name] = subprocess.run(args, capture_output=True, text=True,
+                                                     **self.run_kwargs)
+            except Exception as error:  # a timeout, a missing program: re-raised by result()
+                self._results[name] = error
+            self._done[name].set()
+
+    def result(self, name, timeout):
+        """The CompletedProcess of command ``name``, waiting for it (and starting the commands
+        first if need be) at most ``timeout`` seconds."""
+        self.start()
+        if not self._done[name].wait(timeout):
+            raise TimeoutError(f"{name!r} did not finish within {timeout} s")
+        result = self._results[name]
+        if isinstance(result, Exception):
+            raise result
+        return result

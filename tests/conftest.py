@@ -21,6 +21,8 @@ def pytest_collection_finish(session):
     Called after selection (``-m``, ``-k``), so a module whose tests are all deselected starts
     nothing.
     """
+    if hasattr(session.config, "workerinput"):
+        return  # a pytest-xdist worker: which tests it runs is decided later, one at a time
     started = set()
     for item in session.items:
         if _runs_in_background(item) and item.module not in started:
