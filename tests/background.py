@@ -1,48 +1,18 @@
-"""A child process that a test module starts early and whose result a test collects later.
+"""Child processes that test modules start early and whose results their tests collect later.
 
-A module that defines ``start_in_background()`` has it called by the suite's conftest once the
-tests are chosen (only if some of its tests were chosen), and its tests are run last: the child
-runs on a spare core meanwhile instead of holding up the suite.
+A module that defines ``BACKGROUND`` (a :class:`BackgroundRuns`) has it queued by the suite's
+conftest once the tests are chosen (only if some of its tests were chosen), and its tests are
+run last. The queued runs go one after the other on a single thread, so they take one spare
+core, never compete with each other, and the later ones find the kernels the main process
+compiled meanwhile in numba's on-disk cache instead of compiling them again.
 """
 import subprocess
 import threading
 
 
-class BackgroundRun:
-    """``args`` run as a child process, started at most once, its output captured as text."""
-
-    def __init__(self, args, **popen_kwargs):
-        self.args = args
-        self.popen_kwargs = popen_kwargs
-        self._child = None
-
-    def start(self):
-        """Start the child unless it has been started already."""
-        if self._child is None:
-            self._child = subprocess.Popen(self.args, stdout=subprocess.PIPE,
-                                           stderr=subprocess.PIPE, text=True,
-                                           **self.popen_kwargs)
-
-    def result(self, timeout):
-        """Wait for the child (starting it first if need be), at most ``timeout`` seconds;
-        return it as a CompletedProcess. The child is killed if it runs over."""
-        self.start()
-        try:
-            stdout, stderr = self._child.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self._child.kill()
-            self._child.communicate()
-            raise
-        return subprocess.CompletedProcess(self.args, self._child.returncode, stdout, stderr)
-
-
 class BackgroundRuns:
-    """Named commands run one after the other in a background thread, each as a child process
-    whose output is captured as text; ``prepare()`` runs first, in the caller's thread.
-
-    One at a time, so that the commands do not compete with each other for the spare core, and
-    the first to compile a kernel caches it for the next.
-    """
+    """Named commands, each run as a child process with its output captured as text, one after
+    the other; ``prepare()`` runs first."""
 
     def __init__(self, commands, prepare=lambda: None, **run_kwargs):
         self.commands = dict(commands)
@@ -50,31 +20,47 @@ class BackgroundRuns:
         self.run_kwargs = run_kwargs
         self._done = {name: threading.Event() for name in self.commands}
         self._results = {}
-        self._thread = None
+        self._claimed = False
+        self._lock = threading.Lock()
 
-    def start(self):
-        """Prepare and start the commands unless they have been started already."""
-        if self._thread is None:
-            self.prepare()
-            self._thread = threading.Thread(target=self._run_all, daemon=True)
-            self._thread.start()
+    def _claim(self):
+        """Whether this call is the first to ask for the runs (and so must run them)."""
+        with self._lock:
+            first, self._claimed = not self._claimed, True
+        return first
 
     def _run_all(self):
+        try:
+            self.prepare()
+        except Exception as error:  # re-raised by result(), in the test that needs the runs
+            self._results = dict.fromkeys(self.commands, error)
         for name, args in self.commands.items():
-            try:
-                self._results[name] = subprocess.run(args, capture_output=True, text=True,
-                                                     **self.run_kwargs)
-            except Exception as error:  # a timeout, a missing program: re-raised by result()
-                self._results[name] = error
+            if name not in self._results:
+                try:
+                    self._results[name] = subprocess.run(args, capture_output=True, text=True,
+                                                         **self.run_kwargs)
+                except Exception as error:  # a timeout, a missing program
+                    self._results[name] = error
             self._done[name].set()
 
     def result(self, name, timeout):
-        """The CompletedProcess of command ``name``, waiting for it (and starting the commands
-        first if need be) at most ``timeout`` seconds."""
-        self.start()
+        """The CompletedProcess of command ``name``, waiting for it at most ``timeout`` seconds
+        (and running the commands now if they were never queued)."""
+        if self._claim():
+            self._run_all()
         if not self._done[name].wait(timeout):
             raise TimeoutError(f"{name!r} did not finish within {timeout} s")
         result = self._results[name]
         if isinstance(result, Exception):
             raise result
         return result
+
+
+def start_one_after_another(queue):
+    """Run the ``BackgroundRuns`` of ``queue``, in order, on one background thread."""
+    claimed = [runs for runs in queue if runs._claim()]
+
+    def run_queue():
+        for runs in claimed:
+            runs._run_all()
+    threading.Thread(target=run_queue, daemon=True).start()

@@ -47,7 +47,7 @@ def python_m_fastnn(*args):
     return [sys.executable, "-m", "fastnn", *args]
 
 
-# Every end-to-end run of ``python -m fastnn`` (from a clean working directory), started by the
+# Every end-to-end run of ``python -m fastnn`` (from a clean working directory), queued by the
 # conftest once the tests are chosen and run one after the other alongside the rest of the
 # suite; each test below checks one of them.
 COMMANDS = {
@@ -66,15 +66,14 @@ COMMANDS = {
 }
 if shutil.which("fastnn") is not None:
     COMMANDS["console script"] = ["fastnn", "info"]
-RUNS = BackgroundRuns(COMMANDS, prepare=write_inputs, timeout=300, cwd=os.path.dirname(ROOT),
-                      env=dict(os.environ,
-                               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")))
-start_in_background = RUNS.start
+BACKGROUND = BackgroundRuns(COMMANDS, prepare=write_inputs, timeout=300, cwd=os.path.dirname(ROOT),
+                            env=dict(os.environ, PYTHONPATH=ROOT + os.pathsep
+                                     + os.environ.get("PYTHONPATH", "")))
 
 
 def fastnn(name, check=True):
     """The finished end-to-end run ``name`` of ``COMMANDS``."""
-    done = RUNS.result(name, timeout=900)
+    done = BACKGROUND.result(name, timeout=1200)
     if check:
         assert done.returncode == 0, done.stderr
     return done

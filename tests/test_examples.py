@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.background import BackgroundRun
+from tests.background import BackgroundRuns
 
 pytest.importorskip("matplotlib")
 
@@ -47,15 +47,14 @@ def _runner_env():
                 PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
 
 
-# started by the conftest as soon as the tests are chosen, so the scripts run alongside the rest
-RUNNER_RUN = BackgroundRun([sys.executable, "-c", RUNNER, *map(str, EXAMPLES)], env=_runner_env(),
-                           cwd=ROOT)
-start_in_background = RUNNER_RUN.start
+# queued by the conftest as soon as the tests are chosen, so the scripts run alongside the rest
+BACKGROUND = BackgroundRuns({"examples": [sys.executable, "-c", RUNNER, *map(str, EXAMPLES)]},
+                            env=_runner_env(), cwd=ROOT, timeout=900)
 
 
 @pytest.fixture(scope="module")
 def runs():
-    done = RUNNER_RUN.result(timeout=900)
+    done = BACKGROUND.result("examples", timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.split("REPORT=")[-1])
 

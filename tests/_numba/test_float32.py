@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.background import BackgroundRun
+from tests.background import BackgroundRuns
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -73,14 +73,14 @@ def _child_env():
     return env
 
 
-# about ten seconds of compiling, started by the conftest as soon as the tests are chosen
-CHILD_RUN = BackgroundRun([sys.executable, "-c", CHILD], env=_child_env(), cwd=ROOT)
-start_in_background = CHILD_RUN.start
+# about ten seconds of compiling, queued by the conftest as soon as the tests are chosen
+BACKGROUND = BackgroundRuns({"ir": [sys.executable, "-c", CHILD]}, env=_child_env(), cwd=ROOT,
+                            timeout=600)
 
 
 @pytest.fixture(scope="module")
 def float32_ir_report():
-    done = CHILD_RUN.result(timeout=600)
+    done = BACKGROUND.result("ir", timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
