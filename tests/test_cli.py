@@ -3,23 +3,77 @@
 import os
 import re
 import shutil
-import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
 
 from fastnn.cli import main
 from fastnn.estimators import MLPClassifier, MLPRegressor, load
+from tests.background import BackgroundRuns
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def fastnn(*args, check=True):
-    """Run ``python -m fastnn ARGS`` from a clean working directory; return the process."""
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    done = subprocess.run([sys.executable, "-m", "fastnn", *args], capture_output=True, text=True,
-                          env=env, cwd=os.path.dirname(ROOT), timeout=300)
+# the files the end-to-end runs read and write; removed when the session ends
+WORK = tempfile.TemporaryDirectory(prefix="fastnn-cli-")
+DATA = os.path.join(WORK.name, "data.csv")
+REG = os.path.join(WORK.name, "reg.npz")
+DIVERGING = os.path.join(WORK.name, "diverging.npz")
+DIGITS_MODEL = os.path.join(WORK.name, "digits-model.npz")
+REG_MODEL = os.path.join(WORK.name, "reg-model.npz")
+
+
+def write_inputs():
+    """A CSV classification with a named target among the columns, an .npz regression, and
+    an .npz regression that diverges at a large learning rate."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    labels = np.where(X[:, 0] + X[:, 1] > 0, "up", "down")
+    with open(DATA, "w") as fh:
+        fh.write("a,label,b,c\n")
+        for x, lab in zip(X, labels):
+            fh.write(f"{x[0]},{lab},{x[1]},{x[2]}\n")
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(300, 4))
+    np.savez(REG, X=X, y=X @ np.array([0.5, -1.0, 0.25, 0.0]) + 0.05 * rng.normal(size=300))
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(100, 4))
+    np.savez(DIVERGING, X=X, y=X @ np.array([0.5, -1.0, 0.25, 0.0]))
+
+
+def python_m_fastnn(*args):
+    return [sys.executable, "-m", "fastnn", *args]
+
+
+# Every end-to-end run of ``python -m fastnn`` (from a clean working directory), queued by the
+# conftest once the tests are chosen and run one after the other alongside the rest of the
+# suite; each test below checks one of them.
+COMMANDS = {
+    "digits": python_m_fastnn("train", "--epochs", "3", "--hidden", "32", "--save", DIGITS_MODEL),
+    "csv": python_m_fastnn("train", DATA, "--target", "label", "--epochs", "10", "--hidden", "8",
+                           "--quiet", "--backend", "numpy", "--dtype", "float32"),
+    "npz": python_m_fastnn("train", REG, "--epochs", "20", "--hidden", "16", "--lr", "0.001",
+                           "--quiet", "--save", REG_MODEL),
+    "info": python_m_fastnn("info"),
+    "one epoch": python_m_fastnn("train", "--epochs", "1", "--hidden", "8", "--quiet",
+                                 "--backend", "numpy"),
+    "huge rate": python_m_fastnn("train", "--lr", "1e6", "--epochs", "2", "--hidden", "8",
+                                 "--quiet", "--backend", "numpy"),
+    "diverging": python_m_fastnn("train", DIVERGING, "--lr", "10", "--epochs", "5", "--hidden", "8",
+                                 "--quiet", "--backend", "numpy"),
+}
+if shutil.which("fastnn") is not None:
+    COMMANDS["console script"] = ["fastnn", "info"]
+BACKGROUND = BackgroundRuns(COMMANDS, prepare=write_inputs, timeout=300, cwd=os.path.dirname(ROOT),
+                            env=dict(os.environ, PYTHONPATH=ROOT + os.pathsep
+                                     + os.environ.get("PYTHONPATH", "")))
+
+
+def fastnn(name, check=True):
+    """The finished end-to-end run ``name`` of ``COMMANDS``."""
+    done = BACKGROUND.result(name, timeout=1200)
     if check:
         assert done.returncode == 0, done.stderr
     return done
@@ -29,9 +83,10 @@ def reported(output, label):
     return float(re.search(rf"{label}: (-?[0-9.]+)", output).group(1))
 
 
-def test_train_digits_end_to_end_and_save(tmp_path):
-    path = tmp_path / "digits-model.npz"
-    done = fastnn("train", "--epochs", "3", "--hidden", "32", "--save", str(path))
+@pytest.mark.slow
+def test_train_digits_end_to_end_and_save():
+    path = DIGITS_MODEL
+    done = fastnn("digits")
     out = done.stdout
     assert "digits" in out and "64-32-10 tanh" in out and "epochs:   3" in out
     assert reported(out, "test accuracy") > 0.9
@@ -42,32 +97,19 @@ def test_train_digits_end_to_end_and_save(tmp_path):
     assert model.hidden_layer_sizes == (32,) and model.coefs_[0].shape == (64, 32)
 
 
-def test_train_a_csv_classification_with_named_target(tmp_path):
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(200, 3))
-    labels = np.where(X[:, 0] + X[:, 1] > 0, "up", "down")
-    path = tmp_path / "data.csv"
-    with open(path, "w") as fh:
-        fh.write("a,label,b,c\n")
-        for x, lab in zip(X, labels):
-            fh.write(f"{x[0]},{lab},{x[1]},{x[2]}\n")
-    out = fastnn("train", str(path), "--target", "label", "--epochs", "10", "--hidden", "8",
-                 "--quiet", "--backend", "numpy", "--dtype", "float32").stdout
+@pytest.mark.slow
+def test_train_a_csv_classification_with_named_target():
+    out = fastnn("csv").stdout
     assert "classification" in out and "3-8-2" in out and "numpy, float32" in out
     assert reported(out, "test accuracy") > 0.85
 
 
-def test_train_an_npz_regression(tmp_path):
-    rng = np.random.default_rng(1)
-    X = rng.normal(size=(300, 4))
-    path = tmp_path / "reg.npz"
-    np.savez(path, X=X, y=X @ np.array([0.5, -1.0, 0.25, 0.0]) + 0.05 * rng.normal(size=300))
-    model_path = tmp_path / "reg-model.npz"
-    out = fastnn("train", str(path), "--epochs", "20", "--hidden", "16", "--lr", "0.001", "--quiet",
-                 "--save", str(model_path)).stdout
+@pytest.mark.slow
+def test_train_an_npz_regression():
+    out = fastnn("npz").stdout
     assert "regression" in out
     assert reported(out, r"test R\^2") > 0.9
-    assert isinstance(load(model_path), MLPRegressor)
+    assert isinstance(load(REG_MODEL), MLPRegressor)
 
 
 @pytest.mark.parametrize("args,message", [
@@ -85,6 +127,7 @@ def test_hidden_must_be_sizes(capsys):
     assert exit_.value.code == 2 and "--hidden takes sizes" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_info_lists_versions_backends_threads_and_cache():
     import fastnn as package
     from fastnn._numba._cache import cache_directory
@@ -185,33 +228,31 @@ def test_save_directory_is_checked_before_training(tmp_path, monkeypatch, capsys
     assert "is not writable" in captured.err and "network:" not in captured.out
 
 
-def test_warnings_of_training_are_printed_not_dropped(tmp_path):
-    done = fastnn("train", "--epochs", "1", "--hidden", "8", "--quiet", "--backend", "numpy")
+@pytest.mark.slow
+def test_warnings_of_training_are_printed_not_dropped():
+    done = fastnn("one epoch")
     assert ("fastnn train: warning: ConvergenceWarning: Stochastic Optimizer: Maximum "
             "iterations (1) reached") in done.stderr
     assert done.stderr.count("ConvergenceWarning") == 1
 
 
+@pytest.mark.slow
 def test_a_huge_learning_rate_is_not_silent():
-    done = fastnn("train", "--lr", "1e6", "--epochs", "2", "--hidden", "8", "--quiet",
-                  "--backend", "numpy", check=False)
+    done = fastnn("huge rate", check=False)
     assert done.returncode != 0 or "fastnn train: warning: the final training loss" in done.stderr
     assert "Traceback" not in done.stderr
 
 
-def test_divergence_is_an_error_not_a_traceback(tmp_path):
-    rng = np.random.default_rng(1)
-    X = rng.normal(size=(100, 4))
-    path = tmp_path / "reg.npz"
-    np.savez(path, X=X, y=X @ np.array([0.5, -1.0, 0.25, 0.0]))
-    done = fastnn("train", str(path), "--lr", "10", "--epochs", "5", "--hidden", "8", "--quiet",
-                  "--backend", "numpy", check=False)
+@pytest.mark.slow
+def test_divergence_is_an_error_not_a_traceback():
+    done = fastnn("diverging", check=False)
     assert done.returncode == 2, done.stderr
     assert "fastnn train: error: the training loss became NaN or infinite" in done.stderr
     assert "Traceback" not in done.stderr
 
 
 @pytest.mark.skipif(shutil.which("fastnn") is None, reason="the console script is not installed")
+@pytest.mark.slow
 def test_console_script_runs():
-    done = subprocess.run(["fastnn", "info"], capture_output=True, text=True, timeout=120)
+    done = fastnn("console script", check=False)
     assert done.returncode == 0 and "backends:" in done.stdout

@@ -11,14 +11,14 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import train_test_split
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from fastnn import backend, codes
+from fastnn import codes
 from fastnn import reference as R
 from fastnn.datasets import linearly_separable, load_digits
 from fastnn.estimators._network import initial_network
 from fastnn.estimators import (LogisticRegression, MLPClassifier, MLPRegressor, Perceptron,
                                TrainingDivergedError)
+from tests.cases import BACKENDS
 
-BACKENDS = backend.available_backends()           # the fastest first; "numpy" always there
 QUICK = dict(max_iter=30, random_state=0)
 
 

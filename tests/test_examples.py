@@ -8,11 +8,12 @@ this also pays the imports of matplotlib, scikit-learn and numba once instead of
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.background import BackgroundRuns
 
 pytest.importorskip("matplotlib")
 
@@ -41,12 +42,19 @@ print("REPORT=" + json.dumps(report))
 """
 
 
+def _runner_env():
+    return dict(os.environ, FASTNN_EXAMPLES_SMALL="1", MPLBACKEND="Agg",
+                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+
+
+# queued by the conftest as soon as the tests are chosen, so the scripts run alongside the rest
+BACKGROUND = BackgroundRuns({"examples": [sys.executable, "-c", RUNNER, *map(str, EXAMPLES)]},
+                            env=_runner_env(), cwd=ROOT, timeout=900)
+
+
 @pytest.fixture(scope="module")
 def runs():
-    env = dict(os.environ, FASTNN_EXAMPLES_SMALL="1", MPLBACKEND="Agg",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    done = subprocess.run([sys.executable, "-c", RUNNER, *map(str, EXAMPLES)], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=900)
+    done = BACKGROUND.result("examples", timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.split("REPORT=")[-1])
 
@@ -63,6 +71,7 @@ def test_example_has_a_gallery_title(script):
     assert len(docstring[1]) >= len(docstring[0])
 
 
+@pytest.mark.slow  # the scripts run in a Python subprocess
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_runs_small(runs, script):
     run = runs[str(script)]

@@ -5,9 +5,8 @@ import pytest
 
 from fastnn import init, nn, optim
 from fastnn import reference as R
-from fastnn.backend import available_backends
+from tests.cases import BACKENDS
 
-BACKENDS = available_backends()
 
 
 def test_glorot_and_zeros_are_the_reference_ones():

@@ -3,10 +3,11 @@ weights, divergence, callbacks and the progress bar."""
 import numpy as np
 import pytest
 
-from fastnn import available_backends, codes, get_backend
+from fastnn import codes, get_backend
 from fastnn import reference as R
 from fastnn.schedules import make_schedule
 from fastnn.train import History, Network, TrainingDivergedError, epoch_order, run_epochs
+from tests.cases import BACKENDS
 
 
 def problem(n=60, d=4, k=3, seed=0):
@@ -150,7 +151,7 @@ def test_divergence_restores_the_last_finite_epoch():
         train(network(), X, Y, RecordingKernels([np.inf]))
 
 
-@pytest.mark.parametrize("backend", available_backends())
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_an_overflowing_network_diverges_alike_on_every_backend(backend):
     X, Y = problem()
     net = network()

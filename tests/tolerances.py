@@ -15,11 +15,19 @@ def equivalence_rtol(dtype):
 
 def assert_equivalent(actual, desired, dtype=None):
     """Assert two arrays agree within the equivalence tolerance of their dtype, measured
-    relative to the largest entry of ``desired`` (so entries near zero do not dominate)."""
+    relative to the largest entry of ``desired`` (so entries near zero do not dominate).
+
+    When ``desired`` is all zeros the scale is the largest entry of ``actual`` (at least the
+    dtype's smallest normal number) instead, so an all-zero result is matched by zeros only,
+    up to the tolerance times that smallest normal number.
+    """
     actual = np.asarray(actual)
     desired = np.asarray(desired)
     assert actual.shape == desired.shape, (actual.shape, desired.shape)
-    rtol = equivalence_rtol(dtype or desired.dtype)
-    scale = max(float(np.max(np.abs(desired), initial=0.0)), 1.0)
+    dtype = np.dtype(dtype or desired.dtype)
+    rtol = equivalence_rtol(dtype)
+    scale = float(np.max(np.abs(desired), initial=0.0))
+    if scale == 0.0:
+        scale = max(float(np.max(np.abs(actual), initial=0.0)), float(np.finfo(dtype).tiny))
     err = float(np.max(np.abs(actual.astype(np.float64) - desired.astype(np.float64)), initial=0.0))
     assert err <= rtol * scale, f"max abs difference {err:.3e} > {rtol:.0e} x scale {scale:.3e}"

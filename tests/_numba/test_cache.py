@@ -135,6 +135,7 @@ def test_fallback_is_never_the_temporary_directory(tmp_path, monkeypatch):
     assert not (path or "").startswith(tempfile.gettempdir())
 
 
+@pytest.mark.slow  # a Python subprocess
 @pytest.mark.parametrize("reason", ["not writable", "writable by all"])
 def test_one_warning_when_no_directory_is_safe(tmp_path, reason):
     shared = tmp_path / "shared"

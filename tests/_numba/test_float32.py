@@ -3,25 +3,29 @@ float64 scalar argument silently promotes float32 code to float64 in numba.
 
 The check compiles every kernel afresh (cache off: a kernel loaded from the cache has no IR to
 inspect) in a child process, runs the whole float32 contract, and reads the LLVM IR of every
-float32 specialisation. The only double-precision operation allowed is the float64 running sum
-of per-example losses in the three kernels that return a summed loss (the reference sums
-Python floats too).
+float32 specialisation. The only double-precision operations allowed are listed in ``ALLOWED``:
+the float64 running sums of the losses and of the regulariser's value in the kernels that
+return them (the reference sums Python floats too), and Adam's step size, computed in float64
+once a step as scikit-learn computes it.
 """
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 
+from tests.background import BackgroundRuns
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+pytestmark = pytest.mark.slow  # compiles every kernel afresh, in a subprocess
 
 CHILD = r"""
 import json, re
 import numpy as np
 import numba
 from fastnn import backend
-from fastnn._numba import activations, dense, losses, mlp, perceptron
+from fastnn._numba import activations, dense, losses, mlp, perceptron, risk
 
 nb = backend.get_backend("numba")
 f32 = np.float32
@@ -41,10 +45,13 @@ nb.dense_update(W[1], b[1], rng.normal(size=(2, 4)).astype(f32), rng.normal(size
 nb.forward(X, W, b, ["tanh"], "softmax_nll")
 nb.sgd_epoch(X, Y, np.arange(20), W, b, vW, vb, ["tanh"], "softmax_nll", 0.1, 0.01, 0.001, 0.9, True)
 nb.minibatch_sgd_epoch(X, Y, np.arange(20), W, b, vW, vb, ["tanh"], "softmax_nll", 0.1, 0.01, 0.001, 0.9, True, batch_size=8)
+nb.adam_epoch(X, Y, np.arange(20), W, b, vW, vb, [w.copy() for w in vW], [c.copy() for c in vb], ["tanh"], "softmax_nll", 0.01, 0.01, 0.001)
+nb.minibatch_adam_epoch(X, Y, np.arange(20), W, b, vW, vb, [w.copy() for w in vW], [c.copy() for c in vb], ["tanh"], "softmax_nll", 0.01, 0.01, 0.001, batch_size=8)
+nb.loss_gradient(X, Y, W, b, ["tanh"], "softmax_nll", 0.01, 0.001)
 nb.perceptron_epoch(X, np.sign(X[:, 0]), np.zeros(5, f32), np.zeros(1, f32))
 
 report = {}
-for module in (activations, dense, losses, mlp, perceptron):
+for module in (activations, dense, losses, mlp, perceptron, risk):
     for name, obj in vars(module).items():
         if not isinstance(obj, numba.core.registry.CPUDispatcher):
             continue
@@ -60,15 +67,41 @@ for module in (activations, dense, losses, mlp, perceptron):
 print(json.dumps(report))
 """
 
-LOSS_ACCUMULATORS = ("output_loss_grad_kernel", "sgd_epoch_kernel", "minibatch_sgd_epoch_kernel")
+# the double-precision operations allowed, by kernel, and why:
+# - the kernels returning a summed loss (or objective) sum the examples' values in float64, as
+#   the reference sums Python floats; the regulariser's value is summed (and scaled by l2, l1)
+#   in float64 the same way;
+# - Adam's bias-corrected step size is computed in float64 once a step, as scikit-learn does,
+#   then cast to the parameters' dtype.
+SUMS = {"fadd"}
+OBJECTIVE = {"fadd", "fmul"}                       # summed losses + l2, l1 times their sums
+ADAM_STEP = {"fadd", "fsub", "fmul", "fdiv"}       # lr sqrt(1 - b2^t) / (1 - b1^t)
+ALLOWED = {
+    "output_loss_grad_kernel": SUMS, "_minibatch_forward": SUMS, "_finish": SUMS,
+    "_penalty": OBJECTIVE, "sgd_epoch_kernel": OBJECTIVE, "minibatch_sgd_epoch_kernel": OBJECTIVE,
+    "adam_rate": ADAM_STEP, "adam_epoch_kernel": ADAM_STEP,
+    "minibatch_adam_epoch_kernel": ADAM_STEP,
+    "loss_gradient_kernel": {"fadd", "fmul", "fdiv"},  # the weighted mean of the losses
+}
+ALLOWED_CALLS = {name: {"pow", "sqrt"} for name in ("adam_rate", "adam_epoch_kernel",
+                                                      "minibatch_adam_epoch_kernel")}
+
+
+def _child_env():
+    path = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=path)
+    env["FASTNN_CACHE"] = "0"  # compile afresh: cached code has no IR to read
+    return env
+
+
+# about ten seconds of compiling, queued by the conftest as soon as the tests are chosen
+BACKGROUND = BackgroundRuns({"ir": [sys.executable, "-c", CHILD]}, env=_child_env(), cwd=ROOT,
+                            timeout=600)
 
 
 @pytest.fixture(scope="module")
 def float32_ir_report():
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
-    env["FASTNN_CACHE"] = "0"  # compile afresh: cached code has no IR to read
-    done = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=ROOT, capture_output=True,
-                          text=True, timeout=600)
+    done = BACKGROUND.result("ir", timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -84,8 +117,9 @@ def test_every_float32_kernel_was_inspected(float32_ir_report):
 def test_no_double_precision_arithmetic_in_float32_kernels(float32_ir_report):
     offenders = {}
     for key, found in float32_ir_report.items():
-        allowed = {"fadd"} if any(f".{name}(" in key for name in LOSS_ACCUMULATORS) else set()
-        bad_ops = set(found["ops"]) - allowed
-        if bad_ops or found["calls"]:
+        name = key.split("(")[0].rsplit(".", 1)[-1]
+        bad_ops = set(found["ops"]) - ALLOWED.get(name, set())
+        bad_calls = set(found["calls"]) - ALLOWED_CALLS.get(name, set())
+        if bad_ops or bad_calls:
             offenders[key] = found
     assert not offenders, offenders

@@ -8,11 +8,10 @@ import pytest
 from fastnn import nn
 from fastnn import reference as R
 from fastnn.reference import losses as R_losses
-from fastnn.backend import available_backends
 from fastnn.gradient_check import gradcheck, gradcheck_errors
+from tests.cases import BACKENDS, COMPILED_BACKENDS, once_per_case
 from tests.tolerances import GRADCHECK_RTOL, assert_equivalent
 
-BACKENDS = available_backends()
 
 # one-input boxes with a recipe for building them on a backend, and the lecture's formula
 ELEMENTWISE = {
@@ -134,22 +133,33 @@ def test_losses_are_means_of_the_reference_losses():
     np.testing.assert_allclose(poisson.bprop(), (np.exp(a) - counts) / 5)
 
 
-@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "numpy"])
+def box_on(name, dtype, backend):
+    """The box's output, input gradient and parameter gradients on ``backend``."""
+    x = batch(dtype=dtype)
+    grad = np.random.default_rng(5).normal(size=(5, 4)).astype(dtype)
+    if name == "Linear":
+        box = nn.Linear(4, 4, rng=1, dtype=dtype, backend=backend)
+    else:
+        box = make_box(name, backend)
+    out = box.fprop(x)
+    return out, box.bprop(grad), [p.grad.copy() for p in box.parameters()]
+
+
+@once_per_case
+def box_on_numpy(name, dtype):
+    return box_on(name, dtype, "numpy")
+
+
+@pytest.mark.parametrize("backend", COMPILED_BACKENDS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("name", ["Linear", *ELEMENTWISE])
 def test_backends_agree_with_numpy(name, dtype, backend):
-    x = batch(dtype=dtype)
-    grad = np.random.default_rng(5).normal(size=(5, 4)).astype(dtype)
-    results = []
-    for b in ("numpy", backend):
-        box = nn.Linear(4, 4, rng=1, dtype=dtype, backend=b) if name == "Linear" else make_box(name, b)
-        out = box.fprop(x)
-        results.append((out, box.bprop(grad), [p.grad.copy() for p in box.parameters()]))
-    (out0, g0, p0), (out1, g1, p1) = results
+    out0, g0, p0 = box_on_numpy(name, dtype)
+    out1, g1, p1 = box_on(name, dtype, backend)
     assert out1.dtype == dtype and g1.dtype == dtype
     assert_equivalent(out1, out0)
     assert_equivalent(g1, g0)
-    for a, b in zip(p1, p0):
+    for a, b in zip(p1, p0, strict=True):
         assert_equivalent(a, b)
 
 

@@ -3,11 +3,10 @@ import numpy as np
 import pytest
 
 from fastnn import nn
-from fastnn.backend import available_backends
 from fastnn.gradient_check import gradcheck, gradcheck_errors
+from tests.cases import BACKENDS
 from tests.tolerances import GRADCHECK_RTOL, assert_equivalent
 
-BACKENDS = available_backends()
 
 
 def residual_branches(backend, seed=0):

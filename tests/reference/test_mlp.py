@@ -4,10 +4,9 @@ import pytest
 from fastnn import codes
 from fastnn import reference as R
 from fastnn.gradient_check import numerical_gradient, relative_error
+from tests.cases import ACTIVATIONS, LOSSES
 from tests.tolerances import GRADCHECK_RTOL, assert_equivalent
 
-ACTIVATIONS = ["identity", "threshold", "logistic", "tanh", "relu"]
-LOSSES = ["softmax_nll", "logistic_nll", "squared", "half_squared", "poisson"]
 
 
 def make_problem(n_hidden_layers, activation, loss, seed=0, n=6, d=3, width=4, k=3):
