@@ -36,7 +36,7 @@ def _digits_split():
 
 
 def _fastnn_digits(backend):
-    return MLPClassifier((100,), activation="tanh", batch_size=1, learning_rate_init=0.01,
+    return MLPClassifier((100,), activation="tanh", solver="sgd", batch_size=1, learning_rate_init=0.01,
                          max_iter=EPOCHS, momentum=0.0, alpha=0.0, random_state=0, backend=backend)
 
 
@@ -86,7 +86,7 @@ def trained_784_128_10():
     y = (X @ rng.normal(size=(784, 10)).astype(np.float32)).argmax(axis=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model = MLPClassifier((128,), activation="tanh", batch_size=32, learning_rate_init=0.01,
+        model = MLPClassifier((128,), activation="tanh", solver="sgd", batch_size=32, learning_rate_init=0.01,
                               max_iter=1, random_state=0, dtype="float32").fit(X, y)
     return model, X
 

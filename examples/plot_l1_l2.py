@@ -9,8 +9,10 @@ prior). L1, :math:`\\Omega = \\sum_k\\sum_{ij} |W^{(k)}_{ij}|`, has gradient
 :math:`\\mathrm{sign}(W)`: each step moves every weight towards 0 by the same amount, so the
 weights that the data do not hold up are driven to zero (a Laplacian prior).
 
-We train the same 64-50-10 network on the digits (:func:`fastnn.datasets.load_digits`) with
-no penalty, with L2 (``alpha``) and with L1 (``l1``) and compare the first layer's weights.
+We train the same 64-50-10 network on the digits (:func:`fastnn.datasets.load_digits`) by
+per-example SGD (``solver="sgd"``, ``batch_size=1``) with no penalty, with L2 (``alpha``,
+scikit-learn's name: with one example a step, the lecture's lambda is alpha / 2) and with
+L1 (``l1``, the lecture's lambda) and compare the first layer's weights.
 The plain SGD step on the subgradient :math:`\\mathrm{sign}(W)` moves a weight across 0 rather
 than stopping on it, so a weight L1 has "zeroed" oscillates within one step,
 :math:`\\alpha\\lambda_1`, of zero: that is what we count as zero.
@@ -44,7 +46,7 @@ first_layer = {}
 print(f"{'penalty':>18} {'test acc.':>9} {'|w| <= lr*l1':>12} {'median |w|':>10}")
 for name, penalty in settings.items():
     options = {"alpha": 0.0, **penalty}
-    model = MLPClassifier(hidden_layer_sizes=(50,), activation="tanh", batch_size=1,
+    model = MLPClassifier(solver="sgd", hidden_layer_sizes=(50,), activation="tanh", batch_size=1,
                           learning_rate_init=LEARNING_RATE, momentum=0.0, max_iter=EPOCHS, tol=0.0,
                           n_iter_no_change=EPOCHS, random_state=0, **options).fit(X_train, y_train)
     W = np.asarray(model.coefs_[0])

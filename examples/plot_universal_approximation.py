@@ -43,7 +43,7 @@ ax_fit.plot(x_grid, target(x_grid[:, 0]), "k", linewidth=3, alpha=0.3, label="$f
 max_errors = []
 print(f"{'hidden units':>12} {'max |error|':>11} {'training MSE':>12}")
 for units in HIDDEN_UNITS:
-    model = MLPRegressor(hidden_layer_sizes=(units,), activation="tanh", batch_size=1,
+    model = MLPRegressor(solver="sgd", hidden_layer_sizes=(units,), activation="tanh", batch_size=1,
                          learning_rate_init=0.01, momentum=0.0, alpha=0.0, max_iter=EPOCHS,
                          tol=0.0, n_iter_no_change=EPOCHS, random_state=0).fit(x_train, y_train)
     fitted = model.predict(x_grid)

@@ -43,7 +43,7 @@ print(f"perceptron: converged {perceptron.converged_}, {perceptron.n_updates_.su
 
 networks = []
 for seed in STARTS:
-    mlp = MLPClassifier(hidden_layer_sizes=(2,), activation="tanh", batch_size=1,
+    mlp = MLPClassifier(solver="sgd", hidden_layer_sizes=(2,), activation="tanh", batch_size=1,
                         learning_rate_init=0.05, momentum=0.0, alpha=0.0, max_iter=EPOCHS,
                         tol=0.0, n_iter_no_change=EPOCHS, random_state=seed).fit(X, y)
     networks.append(mlp)

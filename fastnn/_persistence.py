@@ -374,6 +374,7 @@ def _check_training_scalars(state):
     _check_number(state, "learning_rate")
     _check_number(state, "best_loss", allow_none=True)
     _check_number(state, "best_validation_score", allow_none=True)
+    _check_number(state, "lbfgs_loss", allow_none=True)
 
 
 # ---------------------------------------------------------- the checks of each estimator

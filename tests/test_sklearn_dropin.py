@@ -109,10 +109,24 @@ def test_every_scikit_learn_parameter_is_there_with_its_default():
     for Ours, Theirs in ((MLPClassifier, SklearnClassifier), (MLPRegressor, SklearnRegressor)):
         theirs = Theirs().get_params()
         ours = Ours().get_params()
-        missing = {"solver": "lbfgs is not offered yet", "max_fun": "lbfgs only"}
         for name, value in theirs.items():
-            if name in missing:
-                continue
             assert name in ours and ours[name] == value, name
         assert {name for name in ours if name not in theirs} == {"l1", "backend", "dtype",
                                                                  "n_jobs"}
+
+
+@pytest.mark.parametrize("backend", available_backends())
+@pytest.mark.parametrize("Ours, Theirs, target", [
+    (MLPClassifier, SklearnClassifier, lambda y: y),
+    (MLPRegressor, SklearnRegressor, lambda y: y / 9),
+])
+def test_lbfgs_is_scikit_learns(backend, Ours, Theirs, target):
+    X, y = digits()
+    ours, theirs = both(Ours, Theirs, X, target(y), solver="lbfgs", hidden_layer_sizes=(12,),
+                        activation="tanh", alpha=1e-3, max_iter=15, random_state=0,
+                        backend=backend)
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-10)
+    for got, want in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * max(1.0, np.abs(want).max()))
+    assert not hasattr(ours, "loss_curve_") and not hasattr(ours, "partial_fit")

@@ -25,6 +25,7 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import column_or_1d, validate_data
@@ -32,8 +33,10 @@ from sklearn.utils.validation import column_or_1d, validate_data
 from .. import _persistence, codes
 from ..backend import get_backend
 from ..reference.losses import one_hot
+from ..lbfgs import minimize_lbfgs
 from ..schedules import make_schedule
-from ..train import (AdamSolver, History, Network, SGDSolver, ShuffledOrder, run_epochs)
+from ..train import (AdamSolver, History, Network, SGDSolver, ShuffledOrder,
+                     TrainingDivergedError, run_epochs)
 from ._base import (FastnnEstimator, check_classes, guarded, legacy_random_state,
                     training_dtype)
 from ._docs import _MLP_DOC_ATTRIBUTES, _MLP_DOC_PARAMETERS
@@ -112,7 +115,8 @@ class BaseSGDNetwork(FastnnEstimator):
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions({"identity", "logistic", "sigmoid", "tanh", "relu"})],
-        "solver": [StrOptions({"sgd", "adam"})],
+        "solver": [StrOptions({"sgd", "adam", "lbfgs"})],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "l1": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -141,8 +145,9 @@ class BaseSGDNetwork(FastnnEstimator):
     def __init__(self, *, solver, alpha, l1, batch_size, learning_rate, learning_rate_init,
                  power_t, max_iter, shuffle, random_state, tol, verbose, warm_start, momentum,
                  nesterovs_momentum, early_stopping, validation_fraction, beta_1, beta_2,
-                 epsilon, n_iter_no_change, backend, dtype, n_jobs):
+                 epsilon, n_iter_no_change, max_fun, backend, dtype, n_jobs):
         self.solver = solver
+        self.max_fun = max_fun
         self.alpha = alpha
         self.l1 = l1
         self.batch_size = batch_size
@@ -228,6 +233,8 @@ class BaseSGDNetwork(FastnnEstimator):
         return int(np.clip(self.batch_size, 1, n_train))
 
     def _new_solver(self):
+        if self.solver == "lbfgs":
+            return None  # minimize_lbfgs holds no state between calls
         if self.solver == "adam":
             return AdamSolver(self.learning_rate_init, self.beta_1, self.beta_2, self.epsilon)
         return SGDSolver(make_schedule(self.learning_rate, self.learning_rate_init,
@@ -256,7 +263,38 @@ class BaseSGDNetwork(FastnnEstimator):
             history.validation_scores, history.validation_losses = [], []
         return net, history, self._new_solver()
 
+    def _train_lbfgs(self, plan):
+        """scikit-learn's ``solver="lbfgs"``: L-BFGS-B over the whole data set
+        (:func:`fastnn.lbfgs.minimize_lbfgs`), its objective scikit-learn's (the L2 term
+        0.5 alpha ||W||^2 / n); ``n_iter_`` and ``loss_`` as scikit-learn sets them."""
+        X, Y = plan["X"], plan["Y"]
+        random_state = legacy_random_state(self.random_state)
+        net, history, solver = self._start_state(plan, False, random_state)
+        with _threads(self.n_jobs), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            n_iter, loss, _ = minimize_lbfgs(
+                plan["ops"], X, Y, net.weights, net.biases, list(net.activations), net.loss,
+                l2=float(self.alpha) / (2 * X.shape[0]), l1=float(self.l1),
+                max_iter=self.max_iter, max_fun=self.max_fun, tol=float(self.tol),
+                verbose=self.verbose)
+        if not (np.isfinite(loss) and net.is_finite()):
+            raise TrainingDivergedError("Solver produced non-finite parameter weights. The "
+                                        "input data may contain large values and need to be "
+                                        "preprocessed.")
+        history.n_iter = n_iter
+        history.lbfgs_loss = loss
+        self._network, self._history, self._solver = net, history, solver
+        self._resolved_ops = plan["ops"]
+        self._set_fast_input(plan["dtype"])
+        self._publish()
+        for warning in caught:                   # its convergence warning, issued once more
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+        return self
+
     def _train(self, plan, incremental, callbacks):
+        if self.solver == "lbfgs":
+            return self._train_lbfgs(plan)
         X, Y = plan["X"], plan["Y"]
         random_state = legacy_random_state(self.random_state)
         net, history, solver = self._start_state(plan, incremental, random_state)
@@ -299,11 +337,11 @@ class BaseSGDNetwork(FastnnEstimator):
     def _publish(self):
         """Expose the training state under scikit-learn's attribute names."""
         net, history = self._network, self._history
-        self.coefs_ = net.weights
-        self.intercepts_ = net.biases
-        self.n_layers_ = len(net.weights) + 1
-        self.n_outputs_ = net.weights[-1].shape[1]
-        self.out_activation_ = _OUTPUT_ACTIVATION[net.loss]
+        if self.solver == "lbfgs":
+            self._publish_network(net)
+            self.loss_, self.n_iter_, self.t_ = history.lbfgs_loss, history.n_iter, history.t
+            return
+        self._publish_network(net)
         self.loss_curve_ = history.loss_curve
         self.loss_ = history.loss_curve[-1] if history.loss_curve else None
         self.n_iter_ = history.n_iter
@@ -319,8 +357,22 @@ class BaseSGDNetwork(FastnnEstimator):
             self.best_validation_score_ = None
             self.best_loss_ = history.best_loss
 
+    def _publish_network(self, net):
+        self.coefs_ = net.weights
+        self.intercepts_ = net.biases
+        self.n_layers_ = len(net.weights) + 1
+        self.n_outputs_ = net.weights[-1].shape[1]
+        self.out_activation_ = _OUTPUT_ACTIVATION[net.loss]
+
     def _fit(self, X, y, incremental, classes=None, callbacks=None):
         return guarded(self, self._checked_fit, X, y, incremental, classes, callbacks)
+
+    def _check_solver(self):
+        """partial_fit exists for the stochastic solvers only, as in scikit-learn."""
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(f"partial_fit is only available for stochastic optimizers. "
+                                 f"{self.solver} is not stochastic.")
+        return True
 
     def _checked_fit(self, X, y, incremental, classes, callbacks):
         plan = self._prepare(X, y, incremental, classes)
@@ -420,7 +472,9 @@ class BaseSGDNetwork(FastnnEstimator):
             "n_features_in_": self.n_features_in_, "best_loss": history.best_loss,
             "best_validation_score": history.best_validation_score,
             "no_improvement_count": history.no_improvement_count, "n_iter": history.n_iter,
-            "t": history.t, "adam_steps": net.steps, "learning_rate": solver.learning_rate,
+            "t": history.t, "adam_steps": net.steps,
+            "learning_rate": getattr(solver, "learning_rate", self.learning_rate_init),
+            "lbfgs_loss": getattr(history, "lbfgs_loss", None),
         }
         return arrays, meta
 
@@ -440,6 +494,7 @@ class BaseSGDNetwork(FastnnEstimator):
             t=meta["t"])
         losses = arrays.get("validation_loss_curve_")
         history.validation_losses = None if losses is None else losses.tolist()
+        history.lbfgs_loss = meta["lbfgs_loss"]
         solver = self._new_solver()
         if isinstance(solver, SGDSolver):
             solver.schedule.learning_rate = meta["learning_rate"]
@@ -496,6 +551,7 @@ class ClassifierNetwork(ClassifierMixin, BaseSGDNetwork):
             return self.classes_[np.minimum(index, len(self.classes_) - 1)]
         return self.classes_[f.argmax(axis=1)]
 
+    @available_if(BaseSGDNetwork._check_solver)
     def partial_fit(self, X, y, classes=None, callbacks=None):
         """One epoch on (X, y), continuing from the current weights (the same solver, its
         state carried on). The first call must give every class in ``classes``; no early
@@ -540,8 +596,7 @@ class MLPClassifier(ClassifierNetwork):
     Softmax output and the negative log-likelihood for several classes; one logistic output
     unit and the binary NLL for two classes (and one per label for multilabel targets, a 0/1
     indicator matrix). Every parameter of scikit-learn's MLPClassifier, with its meaning and
-    default, but ``solver="lbfgs"`` and ``max_fun``; fastnn adds ``l1``, ``backend``,
-    ``dtype`` and ``n_jobs``.
+    default; fastnn adds ``l1``, ``backend``, ``dtype`` and ``n_jobs``.
 
     Parameters
     ----------{_MLP_DOC_PARAMETERS}
@@ -567,8 +622,8 @@ class MLPClassifier(ClassifierNetwork):
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, l1=0.0,
-                 backend="auto", dtype=None, n_jobs=None):
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 l1=0.0, backend="auto", dtype=None, n_jobs=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         super().__init__(
@@ -578,16 +633,16 @@ class MLPClassifier(ClassifierNetwork):
             tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, backend=backend, dtype=dtype,
-            n_jobs=n_jobs)
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            backend=backend, dtype=dtype, n_jobs=n_jobs)
 
 
 class MLPRegressor(RegressorMixin, BaseSGDNetwork):
     __doc__ = f"""Multilayer perceptron regressor, a drop-in for scikit-learn's: identity output
     and half the squared error (``loss="squared_error"``), or exponential output and half the
     Poisson deviance (``loss="poisson"``), one or several targets. Every parameter of
-    scikit-learn's MLPRegressor, with its meaning and default, but ``solver="lbfgs"`` and
-    ``max_fun``; fastnn adds ``l1``, ``backend``, ``dtype`` and ``n_jobs``.
+    scikit-learn's MLPRegressor, with its meaning and default; fastnn adds ``l1``,
+    ``backend``, ``dtype`` and ``n_jobs``.
 
     Parameters
     ----------
@@ -604,8 +659,8 @@ class MLPRegressor(RegressorMixin, BaseSGDNetwork):
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, l1=0.0,
-                 backend="auto", dtype=None, n_jobs=None):
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 l1=0.0, backend="auto", dtype=None, n_jobs=None):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -616,8 +671,8 @@ class MLPRegressor(RegressorMixin, BaseSGDNetwork):
             tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, backend=backend, dtype=dtype,
-            n_jobs=n_jobs)
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            backend=backend, dtype=dtype, n_jobs=n_jobs)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -636,6 +691,7 @@ class MLPRegressor(RegressorMixin, BaseSGDNetwork):
     def _loss_code(self, Y):
         return codes.POISSON if self.loss == "poisson" else codes.HALF_SQUARED
 
+    @available_if(BaseSGDNetwork._check_solver)
     def partial_fit(self, X, y, callbacks=None):
         """One epoch on (X, y), continuing from the current weights (the same solver, its
         state carried on).
@@ -679,8 +735,8 @@ class LogisticRegression(ClassifierNetwork):
                  learning_rate_init=0.01, power_t=0.5, max_iter=100, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.0,
                  nesterovs_momentum=False, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, l1=0.0,
-                 backend="auto", dtype=None, n_jobs=None):
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 l1=0.0, backend="auto", dtype=None, n_jobs=None):
         super().__init__(
             solver=solver, alpha=alpha, l1=l1, batch_size=batch_size,
             learning_rate=learning_rate, learning_rate_init=learning_rate_init,
@@ -688,8 +744,8 @@ class LogisticRegression(ClassifierNetwork):
             tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, backend=backend, dtype=dtype,
-            n_jobs=n_jobs)
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            backend=backend, dtype=dtype, n_jobs=n_jobs)
 
     def _hidden_sizes(self):
         return []
