@@ -13,7 +13,14 @@ import numpy as np
 import pytest
 
 from bench.conftest import record
-from bench.workloads import LEARNING_RATE, N_EXAMPLES, WORKLOADS, epoch_arguments, make_network, trainer
+from bench.workloads import (
+    LEARNING_RATE,
+    N_EXAMPLES,
+    WORKLOADS,
+    epoch_arguments,
+    make_network,
+    trainer,
+)
 from fastnn import available_backends
 
 REFERENCE_SGD1_EXAMPLES = 2_000

@@ -2,10 +2,10 @@
 perceptron, backpropagation, SGD -- as an exact, readable and compiled Python library."""
 import importlib
 
-from ._config import config, get_config, set_config
-from .backend import available_backends, get_backend
 from . import init, nn, optim
+from ._config import config, get_config, set_config
 from ._version import __version__
+from .backend import available_backends, get_backend
 from .gradient_check import gradcheck, gradcheck_errors
 
 # The estimators import scikit-learn (about a second): load them on first use only, so that

@@ -295,8 +295,8 @@ def info(out=None):
     import scipy
     import sklearn
 
-    from ._version import __version__
     from ._config import get_config
+    from ._version import __version__
     from .backend import available_backends
 
     out = sys.stdout if out is None else out

@@ -23,7 +23,6 @@ import numpy as np
 
 from .reference.init import init_mlp
 
-
 #: The loss-growth rule: an epoch whose loss exceeds this many times the loss of the first
 #: epoch of the loss curve is reported by a :class:`LossGrowthWarning`.
 LOSS_GROWTH_FACTOR = 1e3

@@ -15,6 +15,7 @@ from fastnn import backend, codes
 from fastnn import reference as R
 from tests.cases import ACTIVATIONS, COMPILED_BACKENDS, DTYPES, LOSSES, once_per_case
 from tests.tolerances import assert_equivalent
+
 # (n rows, n_in, n_out): a single example, 1-unit layers, odd sizes
 LAYER_SHAPES = [(1, 1, 1), (1, 7, 5), (13, 1, 3), (9, 6, 1), (17, 11, 13)]
 

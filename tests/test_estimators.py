@@ -14,9 +14,14 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from fastnn import codes
 from fastnn import reference as R
 from fastnn.datasets import linearly_separable, load_digits
+from fastnn.estimators import (
+    LogisticRegression,
+    MLPClassifier,
+    MLPRegressor,
+    Perceptron,
+    TrainingDivergedError,
+)
 from fastnn.estimators._network import initial_network
-from fastnn.estimators import (LogisticRegression, MLPClassifier, MLPRegressor, Perceptron,
-                               TrainingDivergedError)
 from tests.cases import BACKENDS
 
 QUICK = dict(max_iter=30, random_state=0)

@@ -8,7 +8,6 @@ from fastnn import reference as R
 from tests.cases import BACKENDS
 
 
-
 def test_glorot_and_zeros_are_the_reference_ones():
     assert init.glorot_uniform is R.glorot_uniform
     assert init.zeros is R.zeros

@@ -12,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 import fastnn
 from fastnn import _persistence
-from fastnn.estimators import (LogisticRegression, MLPClassifier, MLPRegressor, Perceptron, load)
+from fastnn.estimators import LogisticRegression, MLPClassifier, MLPRegressor, Perceptron, load
 
 
 def data(k=3, seed=0):

@@ -14,8 +14,14 @@ from sklearn.utils.validation import check_is_fitted
 from fastnn import available_backends, codes, get_backend
 from fastnn import reference as R
 from fastnn import train as T
-from fastnn.estimators import MLPClassifier, MLPRegressor, Perceptron, TrainingDivergedError
-from fastnn.estimators import _network, _perceptron
+from fastnn.estimators import (
+    MLPClassifier,
+    MLPRegressor,
+    Perceptron,
+    TrainingDivergedError,
+    _network,
+    _perceptron,
+)
 from fastnn.schedules import make_schedule
 
 BACKENDS = available_backends()

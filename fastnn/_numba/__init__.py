@@ -13,11 +13,20 @@ import numpy as np
 
 from .._compiled import contract_functions
 from .activations import activation_derivative_kernel, activation_kernel
-from .dense import (backward_input_kernel, backward_params_kernel, dense_forward_kernel,
-                    dense_update_kernel)
+from .dense import (
+    backward_input_kernel,
+    backward_params_kernel,
+    dense_forward_kernel,
+    dense_update_kernel,
+)
 from .losses import output_loss_grad_kernel
-from .mlp import (adam_epoch_kernel, forward_kernel, minibatch_adam_epoch_kernel,
-                  minibatch_sgd_epoch_kernel, sgd_epoch_kernel)
+from .mlp import (
+    adam_epoch_kernel,
+    forward_kernel,
+    minibatch_adam_epoch_kernel,
+    minibatch_sgd_epoch_kernel,
+    sgd_epoch_kernel,
+)
 from .perceptron import perceptron_epoch_kernel
 from .risk import loss_gradient_kernel
 

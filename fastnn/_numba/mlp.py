@@ -21,8 +21,13 @@ import numpy as np
 from .. import codes
 from ._jit import jit
 from .activations import activate_inplace, derivative
-from .dense import (adam_update_with_scratch, backward_input_kernel, dense_forward_kernel,
-                    forward_row, update_with_scratch)
+from .dense import (
+    adam_update_with_scratch,
+    backward_input_kernel,
+    dense_forward_kernel,
+    forward_row,
+    update_with_scratch,
+)
 from .losses import output_function_row, output_loss_grad_kernel, output_row
 
 IDENTITY = codes.IDENTITY

@@ -32,13 +32,19 @@ from sklearn.utils.validation import column_or_1d, validate_data
 
 from .. import _persistence, codes
 from ..backend import get_backend
-from ..reference.losses import one_hot
 from ..lbfgs import minimize_lbfgs
+from ..reference.losses import one_hot
 from ..schedules import make_schedule
-from ..train import (AdamSolver, History, Network, SGDSolver, ShuffledOrder,
-                     TrainingDivergedError, run_epochs)
-from ._base import (FastnnEstimator, check_classes, guarded, legacy_random_state,
-                    training_dtype)
+from ..train import (
+    AdamSolver,
+    History,
+    Network,
+    SGDSolver,
+    ShuffledOrder,
+    TrainingDivergedError,
+    run_epochs,
+)
+from ._base import FastnnEstimator, check_classes, guarded, legacy_random_state, training_dtype
 from ._docs import _MLP_DOC_ATTRIBUTES, _MLP_DOC_PARAMETERS
 
 _OUTPUT_ACTIVATION = {codes.SOFTMAX_NLL: "softmax", codes.LOGISTIC_NLL: "logistic",

@@ -4,23 +4,56 @@ backend is tested against. Readability comes first here, speed nowhere.
 It also provides the kernel contract (see :mod:`fastnn.backend`), as the ``"numpy"`` backend.
 """
 from .activations import (
-    activation, activation_derivative, identity, identity_derivative, relu, relu_derivative,
-    sigmoid, sigmoid_derivative, tanh, tanh_derivative, threshold, threshold_derivative,
+    activation,
+    activation_derivative,
+    identity,
+    identity_derivative,
+    relu,
+    relu_derivative,
+    sigmoid,
+    sigmoid_derivative,
+    tanh,
+    tanh_derivative,
+    threshold,
+    threshold_derivative,
 )
 from .dense import (
-    adam_learning_rate, adam_step, dense_backward_input, dense_backward_params, dense_forward,
-    dense_update, pre_activation, sgd_step,
+    adam_learning_rate,
+    adam_step,
+    dense_backward_input,
+    dense_backward_params,
+    dense_forward,
+    dense_update,
+    pre_activation,
+    sgd_step,
 )
 from .init import glorot_uniform, init_mlp, zeros
 from .losses import (
-    log_softmax, logistic_nll, logistic_nll_grad, nll_grad_output, one_hot, output_function,
-    output_loss_grad, softmax, softmax_nll, softmax_nll_grad, squared_loss, squared_loss_grad,
+    log_softmax,
+    logistic_nll,
+    logistic_nll_grad,
+    nll_grad_output,
+    one_hot,
+    output_function,
+    output_loss_grad,
+    softmax,
+    softmax_nll,
+    softmax_nll_grad,
+    squared_loss,
+    squared_loss_grad,
     zero_one_loss,
 )
-from .mlp import (adam_epoch, forward, minibatch_adam_epoch, minibatch_sgd_epoch, mlp_gradients,
-                  mlp_loss, sgd_epoch)
+from .mlp import (
+    adam_epoch,
+    forward,
+    minibatch_adam_epoch,
+    minibatch_sgd_epoch,
+    mlp_gradients,
+    mlp_loss,
+    sgd_epoch,
+)
 from .perceptron import PerceptronResult, perceptron_algorithm, perceptron_epoch
-from .risk import example_losses, loss_gradient
 from .regularization import l1_grad, l1_penalty, l2_grad, l2_penalty
+from .risk import example_losses, loss_gradient
 
 __all__ = [name for name in dir() if not name.startswith("_")]

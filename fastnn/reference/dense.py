@@ -10,8 +10,13 @@ import math
 import numpy as np
 
 from .. import codes
-from .._contract import (check_dense_backward_input, check_dense_backward_params,
-                         check_dense_forward, check_dense_update, into)
+from .._contract import (
+    check_dense_backward_input,
+    check_dense_backward_params,
+    check_dense_forward,
+    check_dense_update,
+    into,
+)
 from .activations import ACTIVATION_FUNCTIONS, DERIVATIVE_FUNCTIONS
 from .regularization import l1_grad, l2_grad
 

@@ -12,8 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._contract import (check_adam_epoch, check_batch_size, check_epoch, check_forward,
-                         check_network, network_codes)
+from .._contract import (
+    check_adam_epoch,
+    check_batch_size,
+    check_epoch,
+    check_forward,
+    check_network,
+    network_codes,
+)
 from .._validation import check_array, check_same_rows
 from .activations import ACTIVATION_FUNCTIONS, DERIVATIVE_FUNCTIONS
 from .dense import adam_learning_rate, adam_step, minibatch_step, sgd_step

@@ -3,9 +3,9 @@ and the AVX2 build of the epoch kernels against the baseline build."""
 import numpy as np
 import pytest
 
+import fastnn._cython
 from fastnn import codes
 from fastnn import reference as R
-import fastnn._cython
 from fastnn._cython import _epochs, _layers
 from fastnn._numba.activations import activation_kernel
 

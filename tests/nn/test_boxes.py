@@ -7,11 +7,10 @@ import pytest
 
 from fastnn import nn
 from fastnn import reference as R
-from fastnn.reference import losses as R_losses
 from fastnn.gradient_check import gradcheck, gradcheck_errors
+from fastnn.reference import losses as R_losses
 from tests.cases import BACKENDS, COMPILED_BACKENDS, once_per_case
 from tests.tolerances import GRADCHECK_RTOL, assert_equivalent
-
 
 # one-input boxes with a recipe for building them on a backend, and the lecture's formula
 ELEMENTWISE = {

@@ -8,7 +8,6 @@ from tests.cases import BACKENDS
 from tests.tolerances import GRADCHECK_RTOL, assert_equivalent
 
 
-
 def residual_branches(backend, seed=0):
     """x -> Linear -> Tanh -+-> Add (skip connection from x) -+
          x -> Sigmoid ------------------------------------------+-> Concat -> Linear -> out

@@ -3,8 +3,8 @@ import pytest
 
 from fastnn import codes
 from fastnn import reference as R
-from fastnn.reference import losses as L
 from fastnn.gradient_check import numerical_gradient, relative_error
+from fastnn.reference import losses as L
 from tests.tolerances import GRADCHECK_RTOL
 
 

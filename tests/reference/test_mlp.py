@@ -8,7 +8,6 @@ from tests.cases import ACTIVATIONS, LOSSES
 from tests.tolerances import GRADCHECK_RTOL, assert_equivalent
 
 
-
 def make_problem(n_hidden_layers, activation, loss, seed=0, n=6, d=3, width=4, k=3):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, d))
