@@ -1,4 +1,6 @@
-"""Build script: the compiled (Cython) extensions are declared here; metadata lives in pyproject.toml."""
+"""Build script: the compiled (Cython) extensions are declared here.
+
+The metadata lives in pyproject.toml."""
 import platform
 import sys
 

@@ -42,8 +42,9 @@ Y = np.eye(10, dtype=np.float32)[y]
 
 def fit():
     t = time.perf_counter()
-    MLPClassifier(solver="sgd", hidden_layer_sizes=(128,), activation="tanh", batch_size=1, max_iter=1,
-                  shuffle=False, random_state=0, backend="{backend}", dtype="float32").fit(X, y)
+    MLPClassifier(solver="sgd", hidden_layer_sizes=(128,), activation="tanh", batch_size=1,
+                  max_iter=1, shuffle=False, random_state=0, backend="{backend}",
+                  dtype="float32").fit(X, y)
     return time.perf_counter() - t
 
 def epoch():
@@ -71,7 +72,8 @@ SCENARIOS = {
 
 def run_child(what: str, backend: str, empty_cache: bool) -> dict:
     """One fresh process timing ``what`` ("fit" or "epoch") twice; its timings (seconds)."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
+    pythonpath = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=pythonpath)
     start = time.perf_counter()
     code = _CHILD.format(backend=backend, use_cache=not empty_cache, what=what)
     done = subprocess.run([sys.executable, "-c", code],
@@ -87,7 +89,8 @@ def measure(repeats: int = 3) -> dict:
     run_child("epoch", "numba", False)
     results = {}
     for label, (backend, empty_cache) in SCENARIOS.items():
-        runs = [{**run_child("epoch", backend, empty_cache), **run_child("fit", backend, empty_cache)}
+        runs = [{**run_child("epoch", backend, empty_cache),
+                 **run_child("fit", backend, empty_cache)}
                 for _ in range(repeats)]
         results[label] = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
     return results

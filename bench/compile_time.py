@@ -43,7 +43,8 @@ def first_call(cold: bool) -> dict:
     (the first compiled call), ``to_first_call_s`` (from before ``import numpy`` to the end of
     that call), ``first_forward_s``, and ``process_s`` (the whole process, interpreter start
     included, as seen from outside)."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
+    pythonpath = os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))
+    env = dict(os.environ, PYTHONPATH=pythonpath)
     # cold: the on-disk cache off, so the child compiles from scratch (neither loads nor saves)
     env["FASTNN_CACHE"] = "0" if cold else "1"
     start = time.perf_counter()

@@ -36,14 +36,16 @@ def _digits_split():
 
 
 def _fastnn_digits(backend):
-    return MLPClassifier((100,), activation="tanh", solver="sgd", batch_size=1, learning_rate_init=0.01,
-                         max_iter=EPOCHS, momentum=0.0, alpha=0.0, random_state=0, backend=backend)
+    return MLPClassifier((100,), activation="tanh", solver="sgd", batch_size=1,
+                         learning_rate_init=0.01, max_iter=EPOCHS, momentum=0.0, alpha=0.0,
+                         random_state=0, backend=backend)
 
 
 def _sklearn_digits():
     # n_iter_no_change = EPOCHS: its stopping rule cannot end the run before EPOCHS epochs
-    return SklearnMLP((100,), activation="tanh", solver="sgd", batch_size=1, learning_rate_init=0.01,
-                      max_iter=EPOCHS, momentum=0.0, alpha=0.0, n_iter_no_change=EPOCHS,
+    return SklearnMLP((100,), activation="tanh", solver="sgd", batch_size=1,
+                      learning_rate_init=0.01, max_iter=EPOCHS, momentum=0.0, alpha=0.0,
+                      n_iter_no_change=EPOCHS,
                       shuffle=True, random_state=0)
 
 
@@ -86,8 +88,9 @@ def trained_784_128_10():
     y = (X @ rng.normal(size=(784, 10)).astype(np.float32)).argmax(axis=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model = MLPClassifier((128,), activation="tanh", solver="sgd", batch_size=32, learning_rate_init=0.01,
-                              max_iter=1, random_state=0, dtype="float32").fit(X, y)
+        model = MLPClassifier((128,), activation="tanh", solver="sgd", batch_size=32,
+                              learning_rate_init=0.01, max_iter=1, random_state=0,
+                              dtype="float32").fit(X, y)
     return model, X
 
 

@@ -40,18 +40,25 @@ def _update_args(a, rows, *hyper):
 # case -> (kernel name, builder of (args, kwargs) from the arrays fixture)
 CASES = {
     "activation[tanh 128x128]": ("activation", lambda a: ((a["G"] * 100, "tanh"), {})),
-    "activation_derivative[tanh 128x128]": ("activation_derivative", lambda a: ((a["H"], "tanh"), {})),
-    "dense_forward[1 row 784x128]": ("dense_forward", lambda a: ((a["x"], a["W"][0], a["b"][0], "tanh"), {})),
-    "dense_forward[128 rows 784x128]": ("dense_forward", lambda a: ((a["X"], a["W"][0], a["b"][0], "tanh"), {})),
+    "activation_derivative[tanh 128x128]": ("activation_derivative", lambda a: (
+        (a["H"], "tanh"), {})),
+    "dense_forward[1 row 784x128]": ("dense_forward", lambda a: (
+        (a["x"], a["W"][0], a["b"][0], "tanh"), {})),
+    "dense_forward[128 rows 784x128]": ("dense_forward", lambda a: (
+        (a["X"], a["W"][0], a["b"][0], "tanh"), {})),
     "output_loss_grad[softmax 128x10]": ("output_loss_grad", lambda a: (
         (a["A"], a["Y"], "softmax_nll", np.empty_like(a["A"]), np.empty_like(a["A"])), {})),
-    "dense_backward_params[128 rows 784x128]": ("dense_backward_params", lambda a: ((a["G"], a["X"]), {})),
+    "dense_backward_params[128 rows 784x128]": ("dense_backward_params", lambda a: (
+        (a["G"], a["X"]), {})),
     "dense_backward_input[128 rows 128x10]": ("dense_backward_input", lambda a: (
         (a["G_out"], a["W"][1], a["H"], "tanh"), {})),
-    "dense_update[1 row 784x128 momentum l2]": ("dense_update", lambda a: _update_args(a, 1, 0.01, 1e-4, 0.0, 0.9)),
+    "dense_update[1 row 784x128 momentum l2]": ("dense_update", lambda a: _update_args(
+        a, 1, 0.01, 1e-4, 0.0, 0.9)),
     "dense_update[128 rows 784x128]": ("dense_update", lambda a: _update_args(a, BATCH, 0.01)),
-    "forward[1 row 784-128-10]": ("forward", lambda a: ((a["x"], a["W"], a["b"], ["tanh"], "softmax_nll"), {})),
-    "forward[128 rows 784-128-10]": ("forward", lambda a: ((a["X"], a["W"], a["b"], ["tanh"], "softmax_nll"), {})),
+    "forward[1 row 784-128-10]": ("forward", lambda a: (
+        (a["x"], a["W"], a["b"], ["tanh"], "softmax_nll"), {})),
+    "forward[128 rows 784-128-10]": ("forward", lambda a: (
+        (a["X"], a["W"], a["b"], ["tanh"], "softmax_nll"), {})),
     "perceptron_epoch[128 rows 784]": ("perceptron_epoch", lambda a: (
         (a["X"], a["y_pm"], np.zeros(N_IN, F32), np.zeros(1, F32)), {})),
 }

@@ -36,7 +36,8 @@ def examples_for(backend_name, workload):
 
 def report(benchmark, workload, peer, n_examples):
     rate = n_examples / benchmark.stats.stats.median
-    benchmark.extra_info.update(workload=workload.name, peer=peer, examples=n_examples, examples_per_s=rate)
+    benchmark.extra_info.update(workload=workload.name, peer=peer, examples=n_examples,
+                                examples_per_s=rate)
     record(workload.name, peer, rate)
     return rate
 
@@ -82,7 +83,8 @@ def test_sgd1_pytorch_eager(benchmark, data):
     torch.manual_seed(0)
 
     def fresh_model():
-        model = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.Tanh(), torch.nn.Linear(128, 10))
+        model = torch.nn.Sequential(torch.nn.Linear(784, 128), torch.nn.Tanh(),
+                                    torch.nn.Linear(128, 10))
         return (model, torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)), {}
 
     def epoch(model, optimizer):
@@ -109,8 +111,9 @@ def test_sgd1_scikit_learn(benchmark, data):
     X, y = data[0][:n], np.argmax(data[1][:n], axis=1)
 
     def fresh_model():
-        model = neural_network.MLPClassifier(hidden_layer_sizes=(128,), activation="tanh", solver="sgd",
-                                             batch_size=1, learning_rate_init=LEARNING_RATE, momentum=0.0,
+        model = neural_network.MLPClassifier(hidden_layer_sizes=(128,), activation="tanh",
+                                             solver="sgd", batch_size=1,
+                                             learning_rate_init=LEARNING_RATE, momentum=0.0,
                                              alpha=0.0, shuffle=False, random_state=0)
         return (model,), {}
 

@@ -36,7 +36,8 @@ print(f"{'activation':>10} | " + " ".join(f"{c:>7}" for c in header[:3]) + " | "
 for name in plotting.ACTIVATION_NAMES:
     h = R.activation(a, name)
     d = R.activation_derivative(h, name)
-    print(f"{name:>10} | " + " ".join(f"{v:7.3f}" for v in h) + " | " + " ".join(f"{v:7.3f}" for v in d))
+    print(f"{name:>10} | " + " ".join(f"{v:7.3f}" for v in h)
+          + " | " + " ".join(f"{v:7.3f}" for v in d))
 
 # %%
 # The sigmoid's slope is at most 1/4 and the tanh's at most 1: stacking many saturated

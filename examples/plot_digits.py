@@ -39,8 +39,8 @@ if N_SAMPLES is not None:
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y,
                                                     random_state=0)
 common = dict(hidden_layer_sizes=(100,), activation="tanh", solver="sgd", batch_size=1,
-              learning_rate_init=0.01,
-              momentum=0.0, max_iter=EPOCHS, alpha=0.0, tol=0.0, n_iter_no_change=EPOCHS, random_state=0)
+              learning_rate_init=0.01, momentum=0.0, max_iter=EPOCHS, alpha=0.0, tol=0.0,
+              n_iter_no_change=EPOCHS, random_state=0)
 models = {
     "fastnn": MLPClassifier(**common),
     "scikit-learn": SklearnMLPClassifier(learning_rate="constant", **common),

@@ -37,8 +37,9 @@ X_test, y_test, p_test = datasets.quad_boundary(N_TEST, random_state=1, return_p
 models = {
     "linear discrimination": LogisticRegression(learning_rate_init=0.05, max_iter=EPOCHS,
                                                 random_state=0),
-    "MLP, 20 tanh units": MLPClassifier(solver="sgd", hidden_layer_sizes=(20,), activation="tanh", batch_size=1,
-                                        learning_rate_init=0.02, momentum=0.0, max_iter=EPOCHS,
+    "MLP, 20 tanh units": MLPClassifier(solver="sgd", hidden_layer_sizes=(20,), activation="tanh",
+                                        batch_size=1, learning_rate_init=0.02, momentum=0.0,
+                                        max_iter=EPOCHS,
                                         random_state=0),
 }
 

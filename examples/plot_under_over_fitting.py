@@ -37,9 +37,10 @@ bayes_risk = np.mean(np.minimum(p_test, 1 - p_test))
 
 train_error, test_error = [], []
 for units in HIDDEN_UNITS:
-    model = MLPClassifier(solver="sgd", hidden_layer_sizes=(units,), activation="tanh", batch_size=1,
-                          learning_rate_init=0.05, momentum=0.0, alpha=0.0, max_iter=EPOCHS, tol=0.0,
-                          n_iter_no_change=EPOCHS, random_state=0).fit(X, y)
+    model = MLPClassifier(solver="sgd", hidden_layer_sizes=(units,), activation="tanh",
+                          batch_size=1, learning_rate_init=0.05, momentum=0.0, alpha=0.0,
+                          max_iter=EPOCHS, tol=0.0, n_iter_no_change=EPOCHS,
+                          random_state=0).fit(X, y)
     train_error.append(1 - model.score(X, y))
     test_error.append(1 - model.score(X_test, y_test))
 

@@ -51,9 +51,9 @@ def set_config(**settings) -> None:
     ``get_backend("numba")``, ``"auto"`` or ``available_backends()``); set them before that.
     ``cache_dir`` is used only if it is private to the user (see
     :func:`fastnn._numba._cache.safe_cache_directory`); otherwise kernels are compiled in
-    memory, with one warning. The environment variables ``FASTNN_FASTMATH=1``, ``FASTNN_CACHE=0`` and
-    ``FASTNN_CACHE_DIR`` set them at startup. Kernels already defined in this process keep
-    the options they were defined with.
+    memory, with one warning. The environment variables ``FASTNN_FASTMATH=1``,
+    ``FASTNN_CACHE=0`` and ``FASTNN_CACHE_DIR`` set them at startup. Kernels already defined in
+    this process keep the options they were defined with.
     """
     for name, value in settings.items():
         if name not in _config:

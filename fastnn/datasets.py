@@ -25,9 +25,11 @@ def _check_n(name, n, minimum=1):
 
 def _rng(random_state):
     """A NumPy Generator from ``None``, an int seed, a SeedSequence or a Generator."""
-    if random_state is None or isinstance(random_state, (np.random.Generator, np.random.SeedSequence)):
+    if random_state is None or isinstance(random_state,
+                                          (np.random.Generator, np.random.SeedSequence)):
         return np.random.default_rng(random_state)
-    if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)) or random_state < 0:
+    if (isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer))
+            or random_state < 0):
         raise ValueError(f"random_state must be None, a non-negative int or a numpy Generator, "
                          f"got {random_state!r}")
     return np.random.default_rng(int(random_state))

@@ -94,5 +94,6 @@ class SGD:
             p.grad.fill(0)
 
     def __repr__(self):
-        return (f"SGD({len(self.params)} parameters, lr={self.schedule!r}, momentum={self.momentum:g}, "
-                f"nesterov={self.nesterov}, l2={self.l2:g}, l1={self.l1:g})")
+        return (f"SGD({len(self.params)} parameters, lr={self.schedule!r}, "
+                f"momentum={self.momentum:g}, nesterov={self.nesterov}, l2={self.l2:g}, "
+                f"l1={self.l1:g})")

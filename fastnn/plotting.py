@@ -34,7 +34,8 @@ def _check_xy_2d(X, y):
         raise ValueError(f"y must be 1-D, got shape {y.shape}")
     check_same_rows(X=X, y=y)
     if X.shape[1] != 2:
-        raise ValueError(f"X must have exactly 2 features to be drawn in the plane, got {X.shape[1]}")
+        raise ValueError(f"X must have exactly 2 features to be drawn in the plane, "
+                         f"got {X.shape[1]}")
     return X, y
 
 
@@ -42,7 +43,8 @@ def _grid(X, resolution, pad=0.1):
     lo, hi = X.min(axis=0), X.max(axis=0)
     span = np.where(hi > lo, hi - lo, 1.0)
     lo, hi = lo - pad * span, hi + pad * span
-    xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], resolution),
+                         np.linspace(lo[1], hi[1], resolution))
     return xx, yy
 
 
@@ -119,7 +121,8 @@ def _check_network(estimator, layer):
     if coefs is None or intercepts is None:
         raise ValueError(f"{type(estimator).__name__} has no coefs_ / intercepts_: fit it first")
     n_hidden = len(coefs) - 1
-    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not 0 <= layer < n_hidden:
+    if (isinstance(layer, bool) or not isinstance(layer, (int, np.integer))
+            or not 0 <= layer < n_hidden):
         raise ValueError(f"layer must be an integer in [0, {n_hidden}), the network has "
                          f"{n_hidden} hidden layer(s); got {layer!r}")
     if not hasattr(estimator, "activation"):
@@ -213,7 +216,8 @@ def plot_hidden_space(estimator, X, y, layer=0, units=(0, 1), ax=None, n_lines=1
     along = np.linspace(0, 199, n_lines).astype(int)
     lines = np.concatenate([np.stack([xx[along], yy[along]], axis=-1),
                             np.stack([xx[:, along].T, yy[:, along].T], axis=-1)])
-    H_lines = hidden_activations(estimator, lines.reshape(-1, 2), layer).reshape(len(lines), 200, -1)
+    H_lines = hidden_activations(estimator, lines.reshape(-1, 2), layer)
+    H_lines = H_lines.reshape(len(lines), 200, -1)
     for H_line in H_lines:
         ax.plot(H_line[:, i], H_line[:, j], color="0.6", linewidth=0.5, zorder=0)
     _scatter_classes(ax, H[:, [i, j]], y, cmap)
@@ -252,7 +256,8 @@ def plot_loss_curve(estimator_or_losses, ax=None, label=None, log_scale=False):
     if losses.size == 0:
         raise ValueError("the loss curve is empty")
     ax = _axes(ax)
-    ax.plot(np.arange(1, losses.size + 1), losses, marker="." if losses.size < 50 else None, label=label)
+    ax.plot(np.arange(1, losses.size + 1), losses, marker="." if losses.size < 50 else None,
+            label=label)
     if log_scale:
         ax.set_yscale("log")
     ax.set_xlabel("epoch")

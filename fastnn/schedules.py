@@ -44,7 +44,8 @@ class AdaptiveLR(ConstantLR):
     """Keep alpha while the loss improves; on a plateau divide it by ``factor``, and stop once
     it falls below ``min_learning_rate``."""
 
-    def __init__(self, learning_rate_init: float, factor: float = 5.0, min_learning_rate: float = 1e-6):
+    def __init__(self, learning_rate_init: float, factor: float = 5.0,
+                 min_learning_rate: float = 1e-6):
         super().__init__(learning_rate_init)
         self.factor = check_positive("factor", factor)
         self.min_learning_rate = check_positive("min_learning_rate", min_learning_rate)
@@ -62,7 +63,8 @@ SCHEDULES = {"constant": ConstantLR, "invscaling": InverseScalingLR, "adaptive":
 def make_schedule(name: str, learning_rate_init: float, power_t: float = 0.5):
     """The schedule called ``name`` ("constant", "invscaling" or "adaptive")."""
     if name not in SCHEDULES:
-        raise ValueError(f"unknown learning_rate schedule {name!r}; choose from {sorted(SCHEDULES)}")
+        raise ValueError(f"unknown learning_rate schedule {name!r}; "
+                         f"choose from {sorted(SCHEDULES)}")
     if name == "invscaling":
         return InverseScalingLR(learning_rate_init, power_t)
     return SCHEDULES[name](learning_rate_init)

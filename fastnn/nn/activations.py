@@ -87,7 +87,9 @@ class Softmax(Module):
         return o
 
     def bprop(self, grad_o):
-        """nabla_a = J^T nabla_o with J = diag(o) - o o^T: o (element-wise) (nabla_o - <nabla_o, o>)."""
+        """nabla_a = J^T nabla_o with J = diag(o) - o o^T.
+
+        That is o (element-wise) (nabla_o - <nabla_o, o>)."""
         o = self._saved()
         grad_o = self._as_grad(grad_o, o.shape, o.dtype)
         return o * (grad_o - np.sum(grad_o * o, axis=1, keepdims=True))

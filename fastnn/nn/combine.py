@@ -78,4 +78,5 @@ class Concat(_Combine):
         """The columns of ``grad_output`` belonging to each input (a tuple)."""
         widths, shape, dtype = self._saved()
         grad = self._as_grad(grad_output, shape, dtype)
-        return tuple(np.ascontiguousarray(g) for g in np.split(grad, np.cumsum(widths)[:-1], axis=1))
+        return tuple(np.ascontiguousarray(g)
+                     for g in np.split(grad, np.cumsum(widths)[:-1], axis=1))

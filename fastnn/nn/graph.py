@@ -152,7 +152,8 @@ class Graph(Module):
             try:
                 known[name] = self.boxes[name].infer_width(*[known[p] for p in self.parents[name]])
             except ValueError as exc:
-                raise ValueError(f"node {name!r} reading {list(self.parents[name])}: {exc}") from None
+                raise ValueError(f"node {name!r} reading {list(self.parents[name])}: "
+                                 f"{exc}") from None
         return known[self.output]
 
     def named_children(self):
@@ -211,6 +212,7 @@ class Graph(Module):
         return tuple(grads[n] for n in self.inputs)
 
     def __repr__(self):
-        lines = "".join(f"\n  {name} = {indent(repr(self.boxes[name]))}({', '.join(self.parents[name])})"
+        lines = "".join(f"\n  {name} = {indent(repr(self.boxes[name]))}"
+                        f"({', '.join(self.parents[name])})"
                         for name in self.order)
         return f"Graph(inputs={list(self.inputs)}, output={self.output!r},{lines}\n)"

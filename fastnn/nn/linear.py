@@ -62,7 +62,8 @@ class Linear(Module):
         """a = h W + b for the batch ``h`` (n, n_in); remembers ``h`` for bprop."""
         h = self._as_input(h, dtype=self.dtype)
         if h.shape[1] != self.n_in:
-            raise ValueError(f"{self!r} expects inputs with {self.n_in} columns, got shape {h.shape}")
+            raise ValueError(f"{self!r} expects inputs with {self.n_in} columns, "
+                             f"got shape {h.shape}")
         a = np.empty((h.shape[0], self.n_out), dtype=self.dtype)
         self.ops.dense_forward(h, self.W.value, self.b.value, codes.IDENTITY, a)
         self._forward = h

@@ -50,11 +50,14 @@ class Parameter:
         return self.value.dtype
 
     def __repr__(self):
-        return f"Parameter({self.name!r}, shape={self.value.shape}, dtype={self.value.dtype}, decay={self.decay})"
+        return (f"Parameter({self.name!r}, shape={self.value.shape}, dtype={self.value.dtype}, "
+                f"decay={self.decay})")
 
 
 def float_dtype(dtype) -> np.dtype:
-    """``dtype`` (or the configured default when None) as float32 or float64; ValueError otherwise."""
+    """``dtype`` (or the configured default when None) as float32 or float64.
+
+    Raises ValueError for any other dtype."""
     dt = np.dtype(get_config()["dtype"] if dtype is None else dtype)
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"dtype must be float32 or float64, got {dt}")

@@ -97,7 +97,8 @@ def adam_step(param, grad, m, v, lr_t, beta_1, beta_2, epsilon):
     param += (-lr_t * m) / (np.sqrt(v) + epsilon)
 
 
-def dense_update(W, b, h_in, grad_a, vel_W, vel_b, lr, l2=0.0, l1=0.0, momentum=0.0, nesterov=False):
+def dense_update(W, b, h_in, grad_a, vel_W, vel_b, lr, l2=0.0, l1=0.0, momentum=0.0,
+                 nesterov=False):
     """Outer-product update of one dense layer, in place, the gradient averaged over the rows:
     W <- W - lr (mean_t h_t (nabla a_t)^T + l2 2W + l1 sign W) ; b <- b - lr mean_t nabla a_t
     (with momentum as in :func:`sgd_step`)."""
