@@ -60,7 +60,8 @@ def zeros_like_all(arrays):
 
 
 def assert_same_dtype(result, dtype):
-    assert result.dtype == np.dtype(dtype), f"got {result.dtype}, expected {np.dtype(dtype)} (no upcast)"
+    assert result.dtype == np.dtype(dtype), (f"got {result.dtype}, expected {np.dtype(dtype)} "
+                                             f"(no upcast)")
 
 
 def test_numba_backend_is_available():
@@ -446,7 +447,8 @@ def test_minibatch_epoch_every_activation_and_loss(fast, act, loss, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("batch_size", [1, 7, 32, 128, N_EPOCH, 5000])  # 7, 32, 128 leave a short last batch
+# 7, 32, 128 leave a short last batch
+@pytest.mark.parametrize("batch_size", [1, 7, 32, 128, N_EPOCH, 5000])
 def test_minibatch_epoch_batch_sizes(fast, batch_size, dtype):
     loss = "softmax_nll"
     key = (N_EPOCH, 9, (8, 5), 4, "relu", loss, dtype, ("mb_bs", batch_size, dtype))
@@ -556,7 +558,8 @@ def test_epoch_rejects_bad_input_before_touching_the_weights(fast):
         with pytest.raises(ValueError):
             fast.sgd_epoch(X_, Y_, order_, W, b, vW, vb, acts, "squared", 0.1)
         with pytest.raises(ValueError):
-            fast.minibatch_sgd_epoch(X_, Y_, order_, W, b, vW, vb, acts, "squared", 0.1, batch_size=4)
+            fast.minibatch_sgd_epoch(X_, Y_, order_, W, b, vW, vb, acts, "squared", 0.1,
+                                     batch_size=4)
     with pytest.raises(ValueError, match="learning rate"):
         fast.sgd_epoch(X, Y, order, W, b, vW, vb, acts, "squared", 0.0)
     with pytest.raises(ValueError, match="batch_size"):

@@ -33,8 +33,9 @@ def small_estimators(backend_name):
     small steps: one check fits 11 rows of unscaled targets in the hundreds."""
     return [
         MLPClassifier((8,), learning_rate_init=0.05, backend=backend_name, **QUICK),
-        MLPRegressor(hidden_layer_sizes=(8,), activation="tanh", batch_size=4, momentum=0.5, learning_rate_init=0.001,
-                     max_iter=100, random_state=0, backend=backend_name),
+        MLPRegressor(hidden_layer_sizes=(8,), activation="tanh", batch_size=4, momentum=0.5,
+                     learning_rate_init=0.001, max_iter=100, random_state=0,
+                     backend=backend_name),
         LogisticRegression(max_iter=20, random_state=0, backend=backend_name),
         Perceptron(max_iter=50, random_state=0, backend=backend_name),
     ]
@@ -225,8 +226,10 @@ def test_every_activation_learns(activation):
 def test_regressor_one_and_several_targets():
     X, _ = blobs()
     Y = np.column_stack([X[:, 0] - X[:, 1], 0.5 * X[:, 2]])
-    one = fitted(MLPRegressor(hidden_layer_sizes=(16,), learning_rate_init=0.003, random_state=0), X, Y[:, 0])
-    two = fitted(MLPRegressor(hidden_layer_sizes=(16,), learning_rate_init=0.003, random_state=0), X, Y)
+    one = fitted(MLPRegressor(hidden_layer_sizes=(16,), learning_rate_init=0.003, random_state=0),
+                 X, Y[:, 0])
+    two = fitted(MLPRegressor(hidden_layer_sizes=(16,), learning_rate_init=0.003, random_state=0),
+                 X, Y)
     assert one.predict(X).shape == (len(X),) and two.predict(X).shape == (len(X), 2)
     assert one.out_activation_ == "identity" and two.n_outputs_ == 2
     assert one.score(X, Y[:, 0]) > 0.9 and two.score(X, Y) > 0.9
@@ -252,7 +255,8 @@ def test_logistic_regression_is_the_logistic_unit():
     assert model.score(X, y) > 0.95
     Xm, ym = blobs(k=3)
     multi = fitted(LogisticRegression(random_state=0), Xm, ym)
-    assert multi.coef_.shape == (3, Xm.shape[1]) and multi.decision_function(Xm).shape == (len(Xm), 3)
+    assert multi.coef_.shape == (3, Xm.shape[1])
+    assert multi.decision_function(Xm).shape == (len(Xm), 3)
 
 
 # ----------------------------------------------------------------------------- perceptron
@@ -393,7 +397,8 @@ def test_bad_data_is_rejected_and_the_fitted_model_is_untouched(Estimator, metho
     model = fitted(Estimator(max_iter=3, random_state=0), X, y)
     before = snapshot(model)
     args, error, match = bad_fits()[case]
-    kwargs = {"classes": [0, 1, 2]} if method == "partial_fit" and Estimator is not MLPRegressor else {}
+    needs_classes = method == "partial_fit" and Estimator is not MLPRegressor
+    kwargs = {"classes": [0, 1, 2]} if needs_classes else {}
     with pytest.raises(error, match=match):
         getattr(model, method)(*args, **kwargs)
     assert_untouched(model, before, X)
@@ -504,7 +509,8 @@ def test_awkward_inputs_are_converted():
     reference = fitted(MLPClassifier((5,), max_iter=3, random_state=0), X, y)
     wide = np.repeat(X, 2, axis=1)[:, ::2]  # a non-contiguous view
     assert not wide.flags.c_contiguous
-    for variant in (np.asfortranarray(X), wide, X.astype(np.int64), X.astype(np.float16), X.tolist()):
+    for variant in (np.asfortranarray(X), wide, X.astype(np.int64), X.astype(np.float16),
+                    X.tolist()):
         model = fitted(MLPClassifier((5,), max_iter=3, random_state=0), variant, y)
         assert_same_parameters(model, reference)
         np.testing.assert_array_equal(model.predict_proba(variant), reference.predict_proba(X))

@@ -35,7 +35,8 @@ def test_a_correct_network_passes_and_every_error_is_named():
     x, y = problem()
     errors = gradcheck_errors(net, nn.SoftmaxNLL(backend="numpy"), x, y)
     assert list(errors) == ["input", "0.W", "0.b", "2.W", "2.b"]
-    assert gradcheck(net, nn.SoftmaxNLL(backend="numpy"), x, y) == max(errors.values()) <= GRADCHECK_RTOL
+    assert (gradcheck(net, nn.SoftmaxNLL(backend="numpy"), x, y)
+            == max(errors.values()) <= GRADCHECK_RTOL)
 
 
 def test_a_wrong_derivative_is_caught():
@@ -71,13 +72,16 @@ def test_the_model_and_the_data_are_left_as_they_were():
 def test_integer_or_float32_inputs_are_checked_in_float64():
     lin = nn.Linear(3, 2, rng=0, backend="numpy")
     x, y = problem()
-    assert gradcheck(lin, nn.SoftmaxNLL(backend="numpy"), x.astype(np.float32), y) <= GRADCHECK_RTOL
-    assert gradcheck(lin, nn.SoftmaxNLL(backend="numpy"), np.arange(6).reshape(2, 3), y[:2]) <= GRADCHECK_RTOL
+    assert (gradcheck(lin, nn.SoftmaxNLL(backend="numpy"), x.astype(np.float32), y)
+            <= GRADCHECK_RTOL)
+    assert (gradcheck(lin, nn.SoftmaxNLL(backend="numpy"), np.arange(6).reshape(2, 3), y[:2])
+            <= GRADCHECK_RTOL)
 
 
 def test_bad_calls_are_named():
     x, y = problem()
     with pytest.raises(ValueError, match="needs float64 parameters.*'W' is float32"):
-        gradcheck(nn.Linear(3, 2, dtype="float32", backend="numpy"), nn.SoftmaxNLL(backend="numpy"), x, y)
+        gradcheck(nn.Linear(3, 2, dtype="float32", backend="numpy"),
+                  nn.SoftmaxNLL(backend="numpy"), x, y)
     with pytest.raises(ValueError, match="eps must be > 0"):
         gradcheck(nn.Linear(3, 2, backend="numpy"), nn.SoftmaxNLL(backend="numpy"), x, y, eps=0)

@@ -45,14 +45,17 @@ def test_initialisers_by_name_or_callable_and_bad_names():
         init.get_initializer("xavier")
     with pytest.raises(ValueError, match="n_in must be a positive integer"):
         init.he_uniform(0, 3, 0)
-    with pytest.raises(ValueError, match=r"initialiser returned weights of shape \(3, 2\), expected \(2, 3\)"):
+    with pytest.raises(ValueError,
+                       match=r"initialiser returned weights of shape \(3, 2\), expected \(2, 3\)"):
         nn.Linear(2, 3, init=lambda n_in, n_out, rng, dtype: np.zeros((3, 2)), backend="numpy")
 
 
 def tanh_net(weight_init, backend, seed=0):
     rng = np.random.default_rng(seed)
-    return nn.Sequential(nn.Linear(4, 6, init=weight_init, rng=rng, backend=backend), nn.Tanh(backend=backend),
-                         nn.Linear(6, 5, init=weight_init, rng=rng, backend=backend), nn.Tanh(backend=backend),
+    return nn.Sequential(nn.Linear(4, 6, init=weight_init, rng=rng, backend=backend),
+                         nn.Tanh(backend=backend),
+                         nn.Linear(6, 5, init=weight_init, rng=rng, backend=backend),
+                         nn.Tanh(backend=backend),
                          nn.Linear(5, 3, init=weight_init, rng=rng, backend=backend))
 
 
@@ -120,4 +123,5 @@ def test_glorot_breaks_the_symmetry(backend):
     train(net, backend)
     for k in (0, 2):
         columns = net[k].W.value.T
-        assert len({tuple(np.round(c, 12)) for c in columns}) == columns.shape[0]  # units all differ
+        # units all differ
+        assert len({tuple(np.round(c, 12)) for c in columns}) == columns.shape[0]

@@ -21,7 +21,8 @@ def test_steps_are_the_reference_update_with_decay_on_weights_only(momentum, nes
     lin = linear_with_gradients()
     W, b = lin.W.value.copy(), lin.b.value.copy()
     vW, vb = np.zeros_like(W), np.zeros_like(b)
-    opt = optim.SGD(lin.parameters(), lr=0.1, momentum=momentum, nesterov=nesterov, l2=0.01, l1=0.001)
+    opt = optim.SGD(lin.parameters(), lr=0.1, momentum=momentum, nesterov=nesterov, l2=0.01,
+                    l1=0.001)
     for _ in range(3):  # the same gradient three times: the velocity builds up
         opt.step()
         sgd_step(W, lin.W.grad, vW, 0.1, 0.01, 0.001, momentum, nesterov)

@@ -32,8 +32,8 @@ def models():
         (MLPClassifier((4,), max_iter=3, random_state=0), X, labels.astype(object)),
         (MLPClassifier((4,), early_stopping=True, max_iter=5, random_state=0, solver="sgd",
                        learning_rate="adaptive"), X, y),
-        (MLPRegressor(hidden_layer_sizes=(5,), learning_rate="invscaling", max_iter=3, random_state=0),
-         X, X[:, :2] @ [[1, 0], [0, 1]]),
+        (MLPRegressor(hidden_layer_sizes=(5,), learning_rate="invscaling", max_iter=3,
+                      random_state=0), X, X[:, :2] @ [[1, 0], [0, 1]]),
         (LogisticRegression(max_iter=3, random_state=0), X, y == 1),
         (Perceptron(max_iter=3, random_state=0), X, labels),
     ]

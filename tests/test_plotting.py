@@ -33,7 +33,8 @@ class ReferenceMLP:
         return self
 
     def predict_proba(self, X):
-        f = R.forward(X, self.coefs_, self.intercepts_, [self.activation] * len(self.hidden), self.output)
+        f = R.forward(X, self.coefs_, self.intercepts_, [self.activation] * len(self.hidden),
+                      self.output)
         return np.column_stack([1 - f[:, 0], f[:, 0]]) if f.shape[1] == 1 else f
 
     def predict(self, X):

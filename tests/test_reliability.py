@@ -65,8 +65,8 @@ def test_divergence_is_a_value_error():
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_diverging_refit_leaves_the_model_byte_identical(backend, warm_start):
     X, _ = blobs()
-    model = quiet(MLPRegressor(hidden_layer_sizes=(8,), activation="identity", max_iter=3, random_state=0,
-                               backend=backend).fit, X, X[:, 0])
+    model = quiet(MLPRegressor(hidden_layer_sizes=(8,), activation="identity", max_iter=3,
+                               random_state=0, backend=backend).fit, X, X[:, 0])
     before = state(model)
     diverging(model).set_params(warm_start=warm_start)
     with pytest.raises(TrainingDivergedError, match="NaN or infinite"):

@@ -23,8 +23,8 @@ def network(seed=0, sizes=(4, 5, 3)):
 
 
 def train(net, X, Y, kernels=None, seed=1, **options):
-    settings = dict(max_epochs=3, schedule=make_schedule("constant", 0.05), rng=np.random.default_rng(seed),
-                    history=History(), stop_early=False)
+    settings = dict(max_epochs=3, schedule=make_schedule("constant", 0.05),
+                    rng=np.random.default_rng(seed), history=History(), stop_early=False)
     settings.update(options)
     stopped = run_epochs(kernels or get_backend("numpy"), net, X, Y, **settings)
     return stopped, settings["history"]
@@ -38,7 +38,8 @@ class RecordingKernels:
         self.calls = []
         self.poison_at = poison_at
 
-    def _epoch(self, name, X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr, *rest, **kw):
+    def _epoch(self, name, X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr,
+               *rest, **kw):
         self.calls.append((name, order.copy(), lr, rest, kw, X.copy()))
         for W in weights:
             W += 1.0                                    # every epoch moves the weights
@@ -63,7 +64,8 @@ def test_the_loop_runs_the_reference_epochs_in_the_drawn_orders():
     for _ in range(3):
         order = rng.permutation(len(X))
         losses.append(R.sgd_epoch(X, Y, order, expected.weights, expected.biases, expected.vel_W,
-                                  expected.vel_b, [codes.TANH], codes.SOFTMAX_NLL, 0.05, 1e-3, 1e-4, 0.5, True))
+                                  expected.vel_b, [codes.TANH], codes.SOFTMAX_NLL, 0.05, 1e-3,
+                                  1e-4, 0.5, True))
     for got, want in zip(net.arrays, expected.arrays):
         np.testing.assert_array_equal(got, want)
     assert history.loss_curve == losses and history.n_iter == 3 and history.t == 3 * len(X)
@@ -170,6 +172,7 @@ def test_callbacks_all_run_and_one_returning_true_stops(capsys):
                              callbacks=[lambda i: seen_a.append(i) or i.epoch == 2, seen_b.append],
                              verbose=True)
     assert stopped and history.n_iter == 2 and len(seen_a) == len(seen_b) == 2
-    assert seen_a[1].loss == 0.5 and seen_a[1].learning_rate == 0.05 and seen_a[1].examples_per_second > 0
+    assert seen_a[1].loss == 0.5 and seen_a[1].learning_rate == 0.05
+    assert seen_a[1].examples_per_second > 0
     out = capsys.readouterr().out      # scikit-learn's verbose lines
     assert out.splitlines() == ["Iteration 1, loss = 1.00000000", "Iteration 2, loss = 0.50000000"]

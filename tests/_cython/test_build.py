@@ -16,7 +16,8 @@ COMPILED = ("fastnn._cython._layers", "fastnn._cython._epochs", "fastnn._cython.
 def test_the_extension_is_compiled_and_registered():
     for name in COMPILED:
         module = importlib.import_module(name)
-        assert module.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)), module.__file__
+        suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
+        assert module.__file__.endswith(suffixes), module.__file__
     assert "cython" in backend.available_backends()
     assert backend.get_backend("cython") is importlib.import_module("fastnn._cython")
 
@@ -30,7 +31,8 @@ def test_every_kernel_has_the_reference_signature(name):
 def test_compiled_codes_are_fastnn_codes():
     from fastnn._cython import _layers
 
-    assert _layers.ACTIVATION_CODES == {name: codes.ACTIVATION_CODES[name] for name in _layers.ACTIVATION_CODES}
+    assert _layers.ACTIVATION_CODES == {name: codes.ACTIVATION_CODES[name]
+                                        for name in _layers.ACTIVATION_CODES}
     assert set(_layers.ACTIVATION_CODES.values()) == set(codes.ACTIVATION_CODES.values())
     assert _layers.LOSS_CODES == codes.LOSS_CODES
 
@@ -40,18 +42,21 @@ def extension_missing(monkeypatch):
     """Simulate a checkout where the extension was never compiled: the compiled modules cannot
     be imported, and neither the package nor the registry remembers an earlier import."""
     for name in COMPILED:
-        monkeypatch.setitem(sys.modules, name, None)  # None in sys.modules: import raises ImportError
+        # None in sys.modules: import raises ImportError
+        monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.delitem(sys.modules, "fastnn._cython")
     monkeypatch.setattr(backend, "_resolved", {})
 
 
 def test_import_says_the_extension_is_not_compiled(extension_missing):
-    with pytest.raises(ImportError, match=r"Cython extension is not compiled; reinstall with pip install -e \."):
+    with pytest.raises(ImportError,
+                       match=r"Cython extension is not compiled; reinstall with pip install -e \."):
         importlib.import_module("fastnn._cython")
 
 
 def test_explicit_backend_raises_a_clear_error(extension_missing):
-    with pytest.raises(ImportError, match=r"backend 'cython' is not available.*not compiled.*available: \["):
+    with pytest.raises(ImportError,
+                       match=r"backend 'cython' is not available.*not compiled.*available: \["):
         backend.get_backend("cython")
 
 

@@ -27,13 +27,16 @@ def fit_estimator(make, backend_name, X, y):
 
 
 ESTIMATORS = {
-    "classifier-sgd1": lambda b, d: MLPClassifier((9, 6), activation="tanh", batch_size=1, max_iter=4,
-                                                  alpha=1e-3, random_state=0, backend=b, dtype=d),
+    "classifier-sgd1": lambda b, d: MLPClassifier((9, 6), activation="tanh", batch_size=1,
+                                                  max_iter=4, alpha=1e-3, random_state=0,
+                                                  backend=b, dtype=d),
     "classifier-minibatch": lambda b, d: MLPClassifier((9,), activation="relu", batch_size=16,
-                                                       max_iter=6, l1=1e-4, nesterovs_momentum=False,
+                                                       max_iter=6, l1=1e-4,
+                                                       nesterovs_momentum=False,
                                                        random_state=1, backend=b, dtype=d),
-    "regressor": lambda b, d: MLPRegressor(hidden_layer_sizes=(7,), activation="logistic", batch_size=8, max_iter=5,
-                                           learning_rate_init=0.01, random_state=2, backend=b, dtype=d),
+    "regressor": lambda b, d: MLPRegressor(hidden_layer_sizes=(7,), activation="logistic",
+                                           batch_size=8, max_iter=5, learning_rate_init=0.01,
+                                           random_state=2, backend=b, dtype=d),
 }
 
 
@@ -56,7 +59,8 @@ def reference_estimator_fit(estimator, dtype):
 @pytest.mark.parametrize("estimator", list(ESTIMATORS))
 def test_estimator_fit_matches_the_reference(name, dtype, estimator):
     params_ref, loss_curve_ref = reference_estimator_fit(estimator, dtype)
-    fast = fit_estimator(lambda b: ESTIMATORS[estimator](b, dtype), name, *estimator_data(estimator))
+    fast = fit_estimator(lambda b: ESTIMATORS[estimator](b, dtype), name,
+                         *estimator_data(estimator))
     for got, want in zip(fast.coefs_ + fast.intercepts_, params_ref, strict=True):
         assert got.dtype == np.dtype(dtype)
         assert_equivalent(got, want)

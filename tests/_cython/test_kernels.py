@@ -12,7 +12,8 @@ from fastnn._numba.activations import activation_kernel
 
 def test_float32_tanh_is_within_two_ulp():
     # the kernels compute float32 tanh without libm (so that it vectorises): check it everywhere,
-    # the polynomial range, the switch at |a| = 0.625, the exponential range and the cap at 2|a| = 20
+    # the polynomial range, the switch at |a| = 0.625, the exponential range and the cap at
+    # 2|a| = 20
     a = np.concatenate([np.linspace(-20, 20, 400_001), np.logspace(-30, 1.3, 20_001),
                         -np.logspace(-30, 1.3, 20_001), [0.0, 0.625, -0.625, 9.0, 60.0, -60.0]])
     a = a.astype(np.float32)

@@ -38,15 +38,24 @@ vW, vb = [np.zeros_like(w) for w in W], [np.zeros_like(c) for c in b]
 a = rng.normal(size=(6, 3)).astype(f32)
 nb.activation(a, "tanh"); nb.activation_derivative(a, "tanh")
 nb.dense_forward(X, W[0], b[0], "relu"); nb.dense_forward(X[:1], W[0], b[0], "relu")
-nb.output_loss_grad(a, np.eye(3, dtype=f32)[[0, 1, 2, 0, 1, 2]], "softmax_nll", np.empty_like(a), np.empty_like(a))
-nb.dense_backward_params(a, a); nb.dense_backward_params(rng.normal(size=(40, 40)).astype(f32), rng.normal(size=(40, 40)).astype(f32))
+nb.output_loss_grad(a, np.eye(3, dtype=f32)[[0, 1, 2, 0, 1, 2]], "softmax_nll",
+                   np.empty_like(a), np.empty_like(a))
+nb.dense_backward_params(a, a)
+nb.dense_backward_params(rng.normal(size=(40, 40)).astype(f32),
+                         rng.normal(size=(40, 40)).astype(f32))
 nb.dense_backward_input(a, W[1], a[:, :].repeat(2, axis=1)[:, :4].copy(), "tanh")
-nb.dense_update(W[1], b[1], rng.normal(size=(2, 4)).astype(f32), rng.normal(size=(2, 3)).astype(f32), vW[1], vb[1], 0.1, 0.01, 0.001, 0.9, True)
+nb.dense_update(W[1], b[1], rng.normal(size=(2, 4)).astype(f32),
+                rng.normal(size=(2, 3)).astype(f32), vW[1], vb[1], 0.1, 0.01, 0.001, 0.9, True)
 nb.forward(X, W, b, ["tanh"], "softmax_nll")
-nb.sgd_epoch(X, Y, np.arange(20), W, b, vW, vb, ["tanh"], "softmax_nll", 0.1, 0.01, 0.001, 0.9, True)
-nb.minibatch_sgd_epoch(X, Y, np.arange(20), W, b, vW, vb, ["tanh"], "softmax_nll", 0.1, 0.01, 0.001, 0.9, True, batch_size=8)
-nb.adam_epoch(X, Y, np.arange(20), W, b, vW, vb, [w.copy() for w in vW], [c.copy() for c in vb], ["tanh"], "softmax_nll", 0.01, 0.01, 0.001)
-nb.minibatch_adam_epoch(X, Y, np.arange(20), W, b, vW, vb, [w.copy() for w in vW], [c.copy() for c in vb], ["tanh"], "softmax_nll", 0.01, 0.01, 0.001, batch_size=8)
+nb.sgd_epoch(X, Y, np.arange(20), W, b, vW, vb, ["tanh"], "softmax_nll",
+             0.1, 0.01, 0.001, 0.9, True)
+nb.minibatch_sgd_epoch(X, Y, np.arange(20), W, b, vW, vb, ["tanh"], "softmax_nll",
+                       0.1, 0.01, 0.001, 0.9, True, batch_size=8)
+nb.adam_epoch(X, Y, np.arange(20), W, b, vW, vb, [w.copy() for w in vW], [c.copy() for c in vb],
+              ["tanh"], "softmax_nll", 0.01, 0.01, 0.001)
+nb.minibatch_adam_epoch(X, Y, np.arange(20), W, b, vW, vb, [w.copy() for w in vW],
+                        [c.copy() for c in vb], ["tanh"], "softmax_nll", 0.01, 0.01, 0.001,
+                        batch_size=8)
 nb.loss_gradient(X, Y, W, b, ["tanh"], "softmax_nll", 0.01, 0.001)
 nb.perceptron_epoch(X, np.sign(X[:, 0]), np.zeros(5, f32), np.zeros(1, f32))
 
@@ -59,11 +68,13 @@ for module in (activations, dense, losses, mlp, perceptron, risk):
             if "float64" in str(sig) or "float32" not in str(sig):
                 continue
             ir = obj.inspect_llvm(sig)
-            ops = sorted(set(re.findall(r"\b(fadd|fsub|fmul|fdiv|frem|fneg) (?:fast )?double\b", ir)))
+            ops = sorted(set(re.findall(r"\b(fadd|fsub|fmul|fdiv|frem|fneg) (?:fast )?double\b",
+                                        ir)))
             # double-precision math functions (the C-API unboxing of arguments aside)
             calls = sorted({c for c in re.findall(r"call [^(]*double @(\w+)\(", ir)
                             if not c.startswith(("Py", "numba_", "NRT_"))})
-            report[f"{module.__name__}.{name}{sig}"] = {"ops": ops, "calls": calls, "compiled": "define" in ir}
+            report[f"{module.__name__}.{name}{sig}"] = {"ops": ops, "calls": calls,
+                                                        "compiled": "define" in ir}
 print(json.dumps(report))
 """
 

@@ -76,15 +76,16 @@ def test_boxes_with_several_inputs_pass_gradcheck(box_type, backend):
     (nn.PoissonLoss, (np.arange(20).reshape(5, 4) % 4).astype(float)),  # counts, zeros among them
 ])
 def test_every_loss_passes_gradcheck(loss_type, targets, backend):
-    assert gradcheck(nn.Identity(backend=backend), loss_type(backend=backend), batch(), targets) <= GRADCHECK_RTOL
+    assert gradcheck(nn.Identity(backend=backend), loss_type(backend=backend), batch(),
+                     targets) <= GRADCHECK_RTOL
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_regularisers_pass_gradcheck(backend):
     box = nn.Linear(4, 3, rng=2, backend=backend)
     regs = [nn.L2(0.05), nn.L1(0.01)]
-    errors = gradcheck_errors(box, nn.SoftmaxNLL(backend=backend), batch(), np.array([0, 1, 2, 1, 0]),
-                              regularizers=regs)
+    errors = gradcheck_errors(box, nn.SoftmaxNLL(backend=backend), batch(),
+                              np.array([0, 1, 2, 1, 0]), regularizers=regs)
     assert max(errors.values()) <= GRADCHECK_RTOL
 
 
@@ -106,7 +107,8 @@ def test_forward_values_are_the_lecture_formulas():
     lin.b.value[:] = [1.0, 2.0, 3.0]
     np.testing.assert_allclose(lin.fprop(x), x @ lin.W.value + lin.b.value, rtol=1e-14)
     for name, (box_type, formula) in ELEMENTWISE.items():
-        np.testing.assert_allclose(box_type(backend="numpy").fprop(x), formula(x), rtol=1e-14, err_msg=name)
+        np.testing.assert_allclose(box_type(backend="numpy").fprop(x), formula(x), rtol=1e-14,
+                                   err_msg=name)
 
 
 def test_losses_are_means_of_the_reference_losses():
@@ -116,9 +118,12 @@ def test_losses_are_means_of_the_reference_losses():
     assert soft.fprop(a, y) == pytest.approx(np.mean(R.softmax_nll(a, y)))
     np.testing.assert_allclose(soft.output, R.softmax(a))
     np.testing.assert_allclose(soft.bprop(), R.softmax_nll_grad(a, y) / 5)
-    assert soft.fprop(a, R.one_hot(y, 4)) == pytest.approx(soft.fprop(a, y))  # labels or one-hot rows
-    assert nn.BinaryNLL(backend="numpy").fprop(a, Y01) == pytest.approx(np.mean(R.logistic_nll(a, Y01)))
-    assert nn.SquaredLoss(backend="numpy").fprop(a, Y01) == pytest.approx(np.mean(R.squared_loss(a, Y01)))
+    # labels or one-hot rows
+    assert soft.fprop(a, R.one_hot(y, 4)) == pytest.approx(soft.fprop(a, y))
+    assert (nn.BinaryNLL(backend="numpy").fprop(a, Y01)
+            == pytest.approx(np.mean(R.logistic_nll(a, Y01))))
+    assert (nn.SquaredLoss(backend="numpy").fprop(a, Y01)
+            == pytest.approx(np.mean(R.squared_loss(a, Y01))))
     sq = nn.SquaredLoss(backend="numpy")
     sq.fprop(a[:, :1], Y01[:, 0])  # a single output takes 1-D targets
     np.testing.assert_allclose(sq.bprop(3.0), 3.0 * 2 * (a[:, :1] - Y01[:, :1]) / 5)
@@ -248,7 +253,8 @@ def test_bad_targets_are_named():
 
 
 def test_repr_is_readable():
-    assert repr(nn.Linear(4, 3, backend="numpy")) == "Linear(n_in=4, n_out=3, dtype=float64, backend='numpy')"
+    assert (repr(nn.Linear(4, 3, backend="numpy"))
+            == "Linear(n_in=4, n_out=3, dtype=float64, backend='numpy')")
     assert repr(nn.Tanh(backend="numpy")) == "Tanh(backend='numpy')"
     assert repr(nn.L2(0.01)) == "L2(0.01)"
     assert "shape=(4, 3)" in repr(nn.Linear(4, 3, backend="numpy").W)

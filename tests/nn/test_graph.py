@@ -52,7 +52,8 @@ def test_graph_with_two_inputs_passes_gradcheck(backend):
     errors = gradcheck_errors(net, nn.BinaryNLL(backend=backend), x, np.array([0, 1, 1, 0, 1.0]))
     assert {"input['x']", "input['z']"} <= set(errors)
     assert max(errors.values()) <= GRADCHECK_RTOL, errors
-    assert gradcheck(net, nn.SquaredLoss(backend=backend), (x["x"], x["z"]), np.ones(5)) <= GRADCHECK_RTOL
+    assert gradcheck(net, nn.SquaredLoss(backend=backend), (x["x"], x["z"]),
+                     np.ones(5)) <= GRADCHECK_RTOL
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -64,7 +65,8 @@ def test_a_graph_inside_a_sequential_passes_gradcheck(backend):
                         nn.Linear(3, 2, rng=2, backend=backend))
     assert [n for n, _ in net.named_parameters()] == ["0.W", "0.b", "1.h.W", "1.h.b", "2.W", "2.b"]
     x = np.random.default_rng(4).normal(size=(4, 2))
-    assert gradcheck(net, nn.SoftmaxNLL(backend=backend), x, np.array([0, 1, 1, 0])) <= GRADCHECK_RTOL
+    assert gradcheck(net, nn.SoftmaxNLL(backend=backend), x,
+                     np.array([0, 1, 1, 0])) <= GRADCHECK_RTOL
 
 
 def test_fan_out_sums_the_gradients():
@@ -83,7 +85,8 @@ def test_a_chain_graph_equals_the_sequential():
              nn.Linear(5, 3, rng=2, backend="numpy")]
     seq = nn.Sequential(*boxes)
     # listed out of order on purpose: the graph finds the topological order itself
-    graph = nn.Graph({"out": (twins[2], "t"), "t": (twins[1], "h"), "h": (twins[0], "x")}, output="out")
+    graph = nn.Graph({"out": (twins[2], "t"), "t": (twins[1], "h"), "h": (twins[0], "x")},
+                     output="out")
     assert graph.order == ["h", "t", "out"]
     x, grad = rng.normal(size=(3, 4)), rng.normal(size=(3, 3))
     assert_equivalent(graph.fprop(x), seq.fprop(x))
@@ -112,13 +115,15 @@ def tanh():
 
 
 @pytest.mark.parametrize("nodes,kwargs,message", [
-    ({"a": (tanh(), "b"), "b": (tanh(), "a"), "out": (lin(), "a")}, {}, r"cycle among the nodes \['a', 'b', 'out'\]"),
+    ({"a": (tanh(), "b"), "b": (tanh(), "a"), "out": (lin(), "a")}, {},
+     r"cycle among the nodes \['a', 'b', 'out'\]"),
     ({"a": (tanh(), "y")}, {}, r"node 'a' reads unknown input name 'y'; known names: \['a', 'x'\]"),
     ({"a": (tanh(), "x"), "dead": (tanh(), "x"), "out": (lin(), "a")}, {"output": "out"},
      r"nodes \['dead'\] do not lead to the output 'out'"),
     ({"a": (tanh(), "x")}, {"inputs": ["x", "z"]}, r"inputs \['z'\] do not lead"),
     ({"a": (tanh(), ["x", "x"])}, {}, r"node 'a': Tanh.* takes 1 input\(s\), got 2"),
-    ({"a": (lin(4, 8), "x"), "b": (lin(5, 2), "a")}, {}, r"node 'b' reading \['a'\]:.*expects 5 inputs but receives 8"),
+    ({"a": (lin(4, 8), "x"), "b": (lin(5, 2), "a")}, {},
+     r"node 'b' reading \['a'\]:.*expects 5 inputs but receives 8"),
     ({"a": (lin(4, 3), "x"), "b": (lin(4, 2), "x"), "c": (nn.Add(backend="numpy"), ["a", "b"])}, {},
      r"node 'c' reading \['a', 'b'\]: Add needs inputs of the same width, got widths \[3, 2\]"),
     ({"x": (tanh(), "x")}, {}, "distinct from the inputs"),

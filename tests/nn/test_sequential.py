@@ -165,7 +165,8 @@ def test_float32_training_matches_the_float32_reference(backend):
 
 
 def test_widths_are_checked_when_the_chain_is_built():
-    with pytest.raises(ValueError, match=r"box 2 \(Linear\(n_in=5.*after box 1 \(Tanh.*expects 5 inputs but receives 8"):
+    with pytest.raises(ValueError, match=r"box 2 \(Linear\(n_in=5.*after box 1 \(Tanh"
+                                         r".*expects 5 inputs but receives 8"):
         nn.Sequential(nn.Linear(4, 8, backend="numpy"), nn.Tanh(backend="numpy"),
                       nn.Linear(5, 3, backend="numpy"))
 

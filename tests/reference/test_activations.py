@@ -31,7 +31,8 @@ def test_threshold_is_sign_and_passes_no_gradient():
 def test_formulas_match_the_lecture():
     a = np.linspace(-5, 5, 11)
     np.testing.assert_allclose(R.sigmoid(a), 1 / (1 + np.exp(-a)), rtol=1e-15)
-    np.testing.assert_allclose(R.tanh(a), (np.exp(2 * a) - 1) / (np.exp(2 * a) + 1), rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(R.tanh(a), (np.exp(2 * a) - 1) / (np.exp(2 * a) + 1),
+                               rtol=1e-14, atol=1e-15)
     np.testing.assert_array_equal(R.relu(a), np.maximum(0, a))
     np.testing.assert_array_equal(R.identity(a), a)
 

@@ -23,7 +23,8 @@ def test_softmax_nll_grad_matches_finite_differences(rng):
 def test_softmax_nll_grad_is_f_minus_e_y(rng):
     a = rng.normal(size=(5, 3))
     y = np.array([0, 1, 2, 1, 0])
-    np.testing.assert_allclose(R.softmax_nll_grad(a, y), -(R.one_hot(y, 3) - R.softmax(a)), rtol=1e-15)
+    np.testing.assert_allclose(R.softmax_nll_grad(a, y), -(R.one_hot(y, 3) - R.softmax(a)),
+                               rtol=1e-15)
 
 
 def test_nll_grad_output_matches_finite_differences(rng):
@@ -44,7 +45,8 @@ def test_logistic_nll_is_the_binary_likelihood(rng):
     a = rng.normal(size=(5, 1))
     y = np.array([[0.0], [1.0], [1.0], [0.0], [1.0]])
     f = 1 / (1 + np.exp(-a))
-    np.testing.assert_allclose(R.logistic_nll(a, y), -(y * np.log(f) + (1 - y) * np.log(1 - f)).ravel(), rtol=1e-12)
+    np.testing.assert_allclose(R.logistic_nll(a, y),
+                               -(y * np.log(f) + (1 - y) * np.log(1 - f)).ravel(), rtol=1e-12)
 
 
 def test_squared_loss_grad_matches_finite_differences(rng):
@@ -156,7 +158,8 @@ def test_extreme_logits_give_finite_loss_and_gradient(scale):
     a1 = np.array([[scale], [-scale]])
     y1 = np.array([[0.0], [1.0]])
     loss = R.logistic_nll(a1, y1)
-    np.testing.assert_allclose(loss, [abs(scale), abs(scale)] if scale > 0 else [0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(loss, [abs(scale), abs(scale)] if scale > 0 else [0.0, 0.0],
+                               atol=1e-12)
     assert np.all(np.isfinite(R.logistic_nll_grad(a1, y1)))
 
 
@@ -175,7 +178,8 @@ def test_fused_output_kernel_agrees_with_the_separate_formulas(loss, rng):
     a = rng.normal(size=(6, 3))
     y = rng.integers(0, 3, size=6)
     Y = R.one_hot(y, 3) if loss == codes.SOFTMAX_NLL else (
-        rng.integers(0, 2, size=(6, 3)).astype(float) if loss == codes.LOGISTIC_NLL else rng.normal(size=(6, 3)))
+        rng.integers(0, 2, size=(6, 3)).astype(float) if loss == codes.LOGISTIC_NLL
+        else rng.normal(size=(6, 3)))
     if loss == codes.POISSON:
         Y = counts(rng, (6, 3))
     f, g = np.empty_like(a), np.empty_like(a)

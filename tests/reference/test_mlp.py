@@ -32,13 +32,16 @@ GRID = [(0, "identity", loss) for loss in LOSSES] + [
 
 @pytest.mark.parametrize("depth,activation,loss", GRID)
 def test_backprop_matches_finite_differences(depth, activation, loss):
-    X, Y, weights, biases, acts = make_problem(depth, activation, loss, seed=depth * 7 + len(activation))
+    X, Y, weights, biases, acts = make_problem(depth, activation, loss,
+                                               seed=depth * 7 + len(activation))
     l2, l1 = 1e-2, 1e-3
     grads_W, grads_b = R.mlp_gradients(X, Y, weights, biases, acts, loss, l2, l1)
     objective = lambda: R.mlp_loss(X, Y, weights, biases, acts, loss, l2, l1)  # noqa: E731
     for k in range(len(weights)):
-        assert relative_error(grads_W[k], numerical_gradient(objective, weights[k])) <= GRADCHECK_RTOL
-        assert relative_error(grads_b[k], numerical_gradient(objective, biases[k])) <= GRADCHECK_RTOL
+        assert (relative_error(grads_W[k], numerical_gradient(objective, weights[k]))
+                <= GRADCHECK_RTOL)
+        assert (relative_error(grads_b[k], numerical_gradient(objective, biases[k]))
+                <= GRADCHECK_RTOL)
 
 
 def copy_net(weights, biases):
@@ -101,7 +104,8 @@ def test_float32_epoch_stays_float32():
     X, Y = X.astype(np.float32), Y.astype(np.float32)
     W = [w.astype(np.float32) for w in weights]
     b = [v.astype(np.float32) for v in biases]
-    R.sgd_epoch(X, Y, np.arange(10), W, b, zeros_like_all(W), zeros_like_all(b), acts, "squared", 0.01)
+    R.sgd_epoch(X, Y, np.arange(10), W, b, zeros_like_all(W), zeros_like_all(b), acts, "squared",
+                0.01)
     assert all(w.dtype == np.float32 for w in W + b)
 
 
