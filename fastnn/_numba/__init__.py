@@ -3,9 +3,12 @@
 The contract's functions are those of :class:`fastnn._compiled.CompiledOps` (argument checks
 shared with every backend) over the ``@njit`` kernels of this package (``activations``,
 ``losses``, ``dense``, ``mlp``, ``perceptron``, ``risk``). Kernels are compiled at first call,
-specialised per dtype (float32 computes in float32) and, for whole networks, per depth; they
-are cached on disk (see :mod:`fastnn._numba._jit`), so a new process loads them instead of
-compiling. Whole SGD epochs, per-example and minibatch, run in a single compiled call.
+specialised per dtype (float32 computes in float32) and cached on disk (see
+:mod:`fastnn._numba._jit`), so a new process loads them instead of compiling. The per-layer
+arrays of a network are passed as tuples padded to ``MAX_DEPTH`` entries, so one compiled
+whole-network kernel serves every network of up to ``MAX_DEPTH`` layers (deeper networks get
+a kernel of their own depth). Whole epochs, per-example and minibatch, run in a single
+compiled call.
 """
 from types import SimpleNamespace
 
@@ -30,17 +33,40 @@ from .mlp import (
 from .perceptron import perceptron_epoch_kernel
 from .risk import loss_gradient_kernel
 
+MAX_DEPTH = 6  # networks of up to this many layers share one compiled kernel per dtype
 
-def _one_array_type(arrays):
-    """Per-layer arrays as a tuple numba types as one UniTuple: a read-only array among
-    writeable ones is copied (numba types read-only arrays apart)."""
+_FILLERS: dict = {}  # (dtype, ndim, writeable) -> the array that pads a tuple
+
+
+def _filler(like):
+    """A 1-element array of ``like``'s numba type (dtype, dimensions, writeability), to pad
+    a tuple with: the kernels never read it (they loop over the network's real depth)."""
+    key = (like.dtype, like.ndim, like.flags.writeable)
+    found = _FILLERS.get(key)
+    if found is None:
+        found = _FILLERS[key] = np.zeros((1,) * like.ndim, dtype=like.dtype)
+        found.flags.writeable = like.flags.writeable
+    return found
+
+
+def _padded(arrays):
+    """Per-layer arrays as a tuple numba types as one UniTuple of ``MAX_DEPTH`` entries: a
+    read-only array among writeable ones is copied (numba types read-only arrays apart), and
+    fillers follow the layers."""
     if len({a.flags.writeable for a in arrays}) > 1:
-        return tuple(a if a.flags.writeable else a.copy() for a in arrays)
-    return arrays
+        arrays = tuple(a if a.flags.writeable else a.copy() for a in arrays)
+    if len(arrays) >= MAX_DEPTH:
+        return tuple(arrays)
+    return (*arrays, *(_filler(arrays[0]),) * (MAX_DEPTH - len(arrays)))
 
 
-def _forward(X, weights, biases, codes, loss, out):
-    forward_kernel(X, _one_array_type(weights), _one_array_type(biases), codes, loss, out)
+def _network_kernel(kernel):
+    """``kernel`` called with its per-layer tuples padded (see :func:`_padded`)."""
+    def call(*args):
+        return kernel(*(_padded(a) if isinstance(a, tuple) else a for a in args))
+    call.__name__ = call.__qualname__ = kernel.__name__
+    call.__doc__ = kernel.__doc__
+    return call
 
 
 _UNWEIGHTED = {}  # dtype -> an empty array standing for "every row weighs 1"
@@ -51,9 +77,9 @@ def _loss_gradient(X, Y, sample_weight, weights, biases, codes, loss, l2, l1, to
     weighted = sample_weight is not None
     if not weighted:
         sample_weight = _UNWEIGHTED.setdefault(X.dtype, np.empty(0, dtype=X.dtype))
-    return loss_gradient_kernel(X, Y, sample_weight, weighted, _one_array_type(weights),
-                                _one_array_type(biases), codes, loss, l2, l1, total_weight,
-                                grads_W, grads_b)
+    return loss_gradient_kernel(X, Y, sample_weight, weighted, _padded(tuple(weights)),
+                                _padded(tuple(biases)), codes, loss, l2, l1, total_weight,
+                                _padded(tuple(grads_W)), _padded(tuple(grads_b)))
 
 
 KERNELS = SimpleNamespace(
@@ -64,11 +90,11 @@ KERNELS = SimpleNamespace(
     dense_backward_params=backward_params_kernel,
     dense_backward_input=backward_input_kernel,
     dense_update=dense_update_kernel,
-    forward=_forward,
-    sgd_epoch=sgd_epoch_kernel,
-    minibatch_sgd_epoch=minibatch_sgd_epoch_kernel,
-    adam_epoch=adam_epoch_kernel,
-    minibatch_adam_epoch=minibatch_adam_epoch_kernel,
+    forward=_network_kernel(forward_kernel),
+    sgd_epoch=_network_kernel(sgd_epoch_kernel),
+    minibatch_sgd_epoch=_network_kernel(minibatch_sgd_epoch_kernel),
+    adam_epoch=_network_kernel(adam_epoch_kernel),
+    minibatch_adam_epoch=_network_kernel(minibatch_adam_epoch_kernel),
     perceptron_epoch=perceptron_epoch_kernel,
     loss_gradient=_loss_gradient,
 )

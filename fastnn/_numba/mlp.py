@@ -1,7 +1,9 @@
 """The multilayer perceptron, compiled: forward propagation and whole SGD epochs in one call.
 
-Per-layer arrays arrive as tuples (numba UniTuples of one array type), so numba compiles each
-kernel once per network depth and dtype (a few seconds each, then cached on disk). Scratch
+Per-layer arrays arrive as tuples (numba UniTuples of one array type) padded to a fixed
+length by the backend (:mod:`fastnn._numba`), the network's depth given by its activation
+codes (one per hidden layer): numba compiles each kernel once per dtype for every network of
+up to ``MAX_DEPTH`` layers (a few seconds each, then cached on disk). Scratch
 buffers are allocated once per call, never per example. The order of every update follows the
 reference (:mod:`fastnn.reference.mlp`): the gradient passed to the layer below is computed
 with the layer's weights *before* its update, so float64 results agree with the reference to
@@ -34,11 +36,17 @@ IDENTITY = codes.IDENTITY
 
 
 @jit
+def depth(act_codes):
+    """The number of layers of a network: one more than its hidden activations."""
+    return act_codes.shape[0] + 1
+
+
+@jit
 def forward_kernel(X, weights, biases, act_codes, loss, out):
     """out = f(X): every hidden layer g(h W + b), the output layer's pre-activation, then the
     output function of ``loss``, row by row."""
     n = X.shape[0]
-    n_layers = len(weights)
+    n_layers = depth(act_codes)
     h = X
     for k in range(n_layers):
         code = act_codes[k] if k < n_layers - 1 else IDENTITY
@@ -170,13 +178,13 @@ def _update_first_layer_and_forward(W, V, x, g, x_next, a_next, rule):
 
 
 @jit
-def _penalty(weights, l2, l1, acc):
+def _penalty(weights, n_layers, l2, l1, acc):
     """The regulariser's value l2 sum_k ||W_k||^2 + l1 sum_k |W_k|_1 (float64), 0 without
     decay. The sums run per column into ``acc`` (at least as long as the widest layer), so
     that the loops vectorise."""
     zero = type(l2)(0)
     squares, absolutes = 0.0, 0.0
-    for k in range(len(weights)):
+    for k in range(n_layers):
         W = weights[k]
         n_out = W.shape[1]
         if l2 != zero:
@@ -197,17 +205,16 @@ def _penalty(weights, l2, l1, acc):
 
 
 @jit
-def _widest(weights):
+def _widest(weights, n_layers):
     widest = 1
-    for k in range(len(weights)):
+    for k in range(n_layers):
         widest = max(widest, weights[k].shape[1])
     return widest
 
 
 @jit
-def _layer_buffers(weights, rows, dtype_of):
+def _layer_buffers(weights, n_layers, rows, dtype_of):
     """One flat buffer holding a (rows, units) block per layer, and the blocks' offsets."""
-    n_layers = len(weights)
     offsets = np.zeros(n_layers + 1, dtype=np.int64)
     for k in range(n_layers):
         offsets[k + 1] = offsets[k] + rows * weights[k].shape[1]
@@ -219,12 +226,13 @@ def sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_codes, loss
                      lr, l2, l1, momentum, nesterov):
     """One epoch of per-example SGD over the rows ``order``; returns the summed objective. lr, l2,
     l1 and momentum arrive in the parameters' dtype."""
-    n_layers = len(weights)
+    n_layers = depth(act_codes)
     zero = type(lr)(0)
-    hs, offsets = _layer_buffers(weights, 1, X)      # layer k's output (the last: a^(L+1))
+    # layer k's output (the last: a^(L+1))
+    hs, offsets = _layer_buffers(weights, n_layers, 1, X)
     grads = np.empty_like(hs)                        # gradient w.r.t. layer k's pre-activation
     f = np.empty(weights[n_layers - 1].shape[1], dtype=X.dtype)
-    acc = np.empty(_widest(weights), dtype=X.dtype)
+    acc = np.empty(_widest(weights, n_layers), dtype=X.dtype)
     total = 0.0
     n = order.shape[0]
     for step in range(n):
@@ -242,7 +250,7 @@ def sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_codes, loss
                 forward_row(h_in, weights[k], biases[k], code, h)
         top = offsets[n_layers - 1]
         total += output_row(hs[top:], Y[t], loss, f, grads[top:])
-        total += _penalty(weights, l2, l1, acc)
+        total += _penalty(weights, n_layers, l2, l1, acc)
         # backpropagation fused with the update, top layer first
         rule = (lr, l2, l1, momentum, nesterov, momentum != zero or step == n - 1)
         for k in range(n_layers - 1, 0, -1):
@@ -271,10 +279,10 @@ def _block(buffer, offsets, k, m, width):
 
 
 @jit
-def _gradient_scratch(weights, X):
+def _gradient_scratch(weights, n_layers, X):
     """Buffers for one layer's parameter gradients, large enough for the largest layer."""
     largest, widest = 0, 0
-    for k in range(len(weights)):
+    for k in range(n_layers):
         largest = max(largest, weights[k].shape[0] * weights[k].shape[1])
         widest = max(widest, weights[k].shape[1])
     return np.empty(largest, dtype=X.dtype), np.empty(widest, dtype=X.dtype)
@@ -286,7 +294,7 @@ def _minibatch_forward(X, Y, order, start, m, weights, biases, act_codes, loss, 
     """The batch of rows order[start:start + m] gathered into Xb, Yb, propagated forward
     (layer outputs into hs) and through the fused output (gradient into the last block of
     grads); returns the batch's summed loss."""
-    n_layers = len(weights)
+    n_layers = depth(act_codes)
     for r in range(m):
         Xb[r, :] = X[order[start + r]]
         Yb[r, :] = Y[order[start + r]]
@@ -304,21 +312,21 @@ def _minibatch_forward(X, Y, order, start, m, weights, biases, act_codes, loss, 
 def minibatch_sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_codes, loss,
                                lr, l2, l1, momentum, nesterov, batch_size):
     """One epoch of minibatch SGD; returns the summed objective (loss + regulariser)."""
-    n_layers = len(weights)
+    n_layers = depth(act_codes)
     n = order.shape[0]
     rows = min(batch_size, n)
     Xb = np.empty((rows, X.shape[1]), dtype=X.dtype)       # the gathered batch
     Yb = np.empty((rows, Y.shape[1]), dtype=X.dtype)
     F = np.empty((rows, Y.shape[1]), dtype=X.dtype)        # the network's output
-    hs, offsets = _layer_buffers(weights, rows, X)         # layer k's output, (rows, n_k)
+    hs, offsets = _layer_buffers(weights, n_layers, rows, X)  # layer k's output, (rows, n_k)
     grads = np.empty_like(hs)                              # and its pre-activation gradient
-    grad_W, grad_b = _gradient_scratch(weights, X)        # a layer's parameter gradients
+    grad_W, grad_b = _gradient_scratch(weights, n_layers, X)  # a layer's parameter gradients
     total = 0.0
     for start in range(0, n, batch_size):
         m = min(batch_size, n - start)
         total += _minibatch_forward(X, Y, order, start, m, weights, biases, act_codes, loss,
                                     Xb, Yb, F, hs, grads, offsets)
-        total += m * _penalty(weights, l2, l1, grad_b)
+        total += m * _penalty(weights, n_layers, l2, l1, grad_b)
         for k in range(n_layers - 1, -1, -1):
             n_in, width = weights[k].shape
             g = _block(grads, offsets, k, m, width)
@@ -373,11 +381,11 @@ def adam_epoch_kernel(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, act_code
                       lr, l2, l1, beta_1, beta_2, epsilon, t):
     """One epoch of per-example Adam over the rows ``order``, ``t`` steps taken before;
     returns the summed objective."""
-    n_layers = len(weights)
-    hs, offsets = _layer_buffers(weights, 1, X)
+    n_layers = depth(act_codes)
+    hs, offsets = _layer_buffers(weights, n_layers, 1, X)
     grads = np.empty_like(hs)
     f = np.empty(weights[n_layers - 1].shape[1], dtype=X.dtype)
-    acc = np.empty(_widest(weights), dtype=X.dtype)
+    acc = np.empty(_widest(weights, n_layers), dtype=X.dtype)
     one = type(lr)(1)
     total = 0.0
     for step in range(order.shape[0]):
@@ -389,7 +397,7 @@ def adam_epoch_kernel(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, act_code
             forward_row(h_in, weights[k], biases[k], code, hs[offsets[k]:offsets[k + 1]])
         top = offsets[n_layers - 1]
         total += output_row(hs[top:], Y[row], loss, f, grads[top:])
-        total += _penalty(weights, l2, l1, acc)
+        total += _penalty(weights, n_layers, l2, l1, acc)
         rule = (adam_rate(lr, beta_1, beta_2, t + step + 1), l2, l1, beta_1, beta_2, epsilon)
         for k in range(n_layers - 1, -1, -1):
             g = grads[offsets[k]:offsets[k + 1]]
@@ -412,21 +420,21 @@ def adam_epoch_kernel(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, act_code
 def minibatch_adam_epoch_kernel(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, act_codes,
                                 loss, lr, l2, l1, beta_1, beta_2, epsilon, t, batch_size):
     """One epoch of minibatch Adam, ``t`` steps taken before; returns the summed objective."""
-    n_layers = len(weights)
+    n_layers = depth(act_codes)
     n = order.shape[0]
     rows = min(batch_size, n)
     Xb = np.empty((rows, X.shape[1]), dtype=X.dtype)
     Yb = np.empty((rows, Y.shape[1]), dtype=X.dtype)
     F = np.empty((rows, Y.shape[1]), dtype=X.dtype)
-    hs, offsets = _layer_buffers(weights, rows, X)
+    hs, offsets = _layer_buffers(weights, n_layers, rows, X)
     grads = np.empty_like(hs)
-    grad_W, grad_b = _gradient_scratch(weights, X)
+    grad_W, grad_b = _gradient_scratch(weights, n_layers, X)
     total = 0.0
     for step, start in enumerate(range(0, n, batch_size)):
         m = min(batch_size, n - start)
         total += _minibatch_forward(X, Y, order, start, m, weights, biases, act_codes, loss,
                                     Xb, Yb, F, hs, grads, offsets)
-        total += m * _penalty(weights, l2, l1, grad_b)
+        total += m * _penalty(weights, n_layers, l2, l1, grad_b)
         lr_t = adam_rate(lr, beta_1, beta_2, t + step + 1)
         for k in range(n_layers - 1, -1, -1):
             n_in, width = weights[k].shape

@@ -138,7 +138,7 @@ def loss_gradient_kernel(X, Y, sample_weight, weighted, weights, biases, act_cod
     ``total_weight`` is S, the sum of the weights; l2, l1 and S arrive in the parameters'
     dtype."""
     n = X.shape[0]
-    n_layers = len(weights)
+    n_layers = act_codes.shape[0] + 1  # the tuples are padded: see fastnn._numba
     n_out = weights[n_layers - 1].shape[1]
     rows = min(BLOCK, n)
     offsets = np.zeros(n_layers + 1, dtype=np.int64)
