@@ -120,38 +120,59 @@ def _probe_kernels():
     return _kernels
 
 
-def measure_fma_flops(iterations=200_000, repeats=5):
-    """float32 FLOP/s of independent fused multiply-adds on one core (2 FLOPs each, median)."""
+def fma_probe(iterations=200_000):
+    """``(call, flops)``: a call of independent float32 fused multiply-adds on one core and
+    the FLOPs it does (2 per FMA)."""
     fma = _probe_kernels()["fma"]
     a, b = np.float32(0.999), np.float32(0.001)
-    seconds = _median_seconds(lambda: fma(iterations, a, b), repeats)
-    return 2.0 * _FMA_LANES * iterations / seconds
+    return (lambda: fma(iterations, a, b)), 2.0 * _FMA_LANES * iterations
 
 
-def measure_sgemm_flops(n=256, repeats=7):
-    """float32 FLOP/s of NumPy's n x n x n matmul (median); at n = 256 the three matrices
-    (768 KB) fit in L2, so this is the practical compute peak, not a memory-bound figure."""
+def sgemm_probe(n=256):
+    """``(call, flops)``: NumPy n x n x n float32 matmuls, repeated to about 0.3 GFLOP; at
+    n = 256 the three matrices (768 KB) fit in L2, so this is the practical compute peak."""
     rng = np.random.default_rng(0)
     A = rng.random((n, n), dtype=np.float32)
     B = rng.random((n, n), dtype=np.float32)
     C = np.empty((n, n), dtype=np.float32)
-    calls = max(1, 2 ** 27 // n ** 3)   # about 0.3 GFLOP per timed call
-    seconds = _median_seconds(lambda: [np.matmul(A, B, out=C) for _ in range(calls)], repeats)
-    return 2.0 * n ** 3 * calls / seconds
+    calls = max(1, 2 ** 27 // n ** 3)
+
+    def call():
+        for _ in range(calls):
+            np.matmul(A, B, out=C)
+    return call, 2.0 * n ** 3 * calls
 
 
-def measure_bandwidth(n_bytes, kind, repeats=5):
-    """Bytes/s of one core streaming over a float32 array of ``n_bytes``, median of repeats.
+def bandwidth_probe(n_bytes, kind):
+    """``(call, bytes)``: passes over a float32 array of ``n_bytes``, and the bytes moved.
 
     ``kind="rw"``: every element read and written (``a += 1``), counting both;
-    ``kind="read"``: every element read (a sum).
+    ``kind="read"``: every element read (a sum). Each call moves about 256 MB.
     """
     probe = _probe_kernels()[kind]
     x = np.zeros(n_bytes // 4, dtype=np.float32)
     traffic = 2 * n_bytes if kind == "rw" else n_bytes
     passes = max(1, _BYTES_PER_PROBE_CALL // traffic)
-    seconds = _median_seconds(lambda: probe(x, passes), repeats)
-    return traffic * passes / seconds
+    return (lambda: probe(x, passes)), float(traffic * passes)
+
+
+def measure_fma_flops(repeats=5):
+    """float32 FLOP/s of independent FMAs on one core, median of ``repeats`` calls."""
+    call, flops = fma_probe()
+    return flops / _median_seconds(call, repeats)
+
+
+def measure_sgemm_flops(repeats=5):
+    """float32 FLOP/s of NumPy's 256^3 matmul (in L2), median of ``repeats`` calls."""
+    call, flops = sgemm_probe()
+    return flops / _median_seconds(call, repeats)
+
+
+def measure_bandwidth(n_bytes, kind, repeats=5):
+    """Bytes/s of one core over an array of ``n_bytes`` (see :func:`bandwidth_probe`),
+    median of ``repeats`` calls."""
+    call, traffic = bandwidth_probe(n_bytes, kind)
+    return traffic / _median_seconds(call, repeats)
 
 
 def measure(quick=False):
