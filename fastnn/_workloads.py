@@ -88,3 +88,85 @@ def trainer(backend_name: str, workload: Workload):
     """The epoch function of ``backend_name`` that runs ``workload``."""
     module = backend.get_backend(backend_name)
     return module.sgd_epoch if workload.batch_size == 1 else module.minibatch_sgd_epoch
+
+
+# --- peers: the sgd1 job written with other libraries, for ``fastnn bench`` --------------------
+# Each builder takes (X, Y, network) and returns a call running one epoch from fresh copies of
+# the network's parameters and returning its mean loss; it raises ImportError when its library
+# is not installed.
+
+def _torch_sgd1(X, Y, network):
+    """PyTorch eager, one example per step, one thread."""
+    import torch
+
+    torch.set_num_threads(1)
+    weights, biases = network[0], network[1]
+    X_t, labels = torch.from_numpy(X), torch.from_numpy(np.argmax(Y, axis=1))
+
+    def epoch():
+        model = torch.nn.Sequential(torch.nn.Linear(N_FEATURES, weights[0].shape[1]),
+                                    torch.nn.Tanh(), torch.nn.Linear(weights[1].shape[0],
+                                                                     N_CLASSES))
+        with torch.no_grad():
+            for layer, W, b in zip((model[0], model[2]), weights, biases):
+                layer.weight.copy_(torch.from_numpy(W.T))
+                layer.bias.copy_(torch.from_numpy(b))
+        optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE)
+        loss_fn, total = torch.nn.CrossEntropyLoss(), 0.0
+        for t in range(X_t.shape[0]):
+            optimizer.zero_grad()
+            loss = loss_fn(model(X_t[t:t + 1]), labels[t:t + 1])
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach())
+        return total / X_t.shape[0]
+    return epoch
+
+
+def _sklearn_sgd1(X, Y, network):
+    """scikit-learn's MLPClassifier(solver="sgd", batch_size=1), one epoch, no shuffle."""
+    from sklearn.neural_network import MLPClassifier
+
+    y = np.argmax(Y, axis=1)
+
+    def epoch():
+        model = MLPClassifier(hidden_layer_sizes=(network[0][0].shape[1],), activation="tanh",
+                              solver="sgd", batch_size=1, learning_rate_init=LEARNING_RATE,
+                              momentum=0.0, alpha=0.0, shuffle=False, random_state=0)
+        model.partial_fit(X, y, classes=np.arange(N_CLASSES))
+        return model.loss_
+    return epoch
+
+
+def _jax_sgd1(X, Y, network):
+    """JAX: ``jax.jit`` over ``jax.lax.scan`` of the per-example ``jax.grad`` step (XLA
+    compiles the whole epoch), on one XLA thread unless ``XLA_FLAGS`` says otherwise."""
+    import os
+
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                                       "intra_op_parallelism_threads=1")
+    import jax
+    import jax.numpy as jnp
+
+    def example_loss(params, x, y):
+        W1, b1, W2, b2 = params
+        z = jnp.tanh(x @ W1 + b1) @ W2 + b2
+        return -jnp.sum(y * jax.nn.log_softmax(z))
+
+    @jax.jit
+    def sgd_epoch(params, X, Y):
+        def step(params, example):
+            loss, grads = jax.value_and_grad(example_loss)(params, *example)
+            return tuple(p - LEARNING_RATE * g for p, g in zip(params, grads)), loss
+
+        params, losses = jax.lax.scan(step, params, (X, Y))
+        return params, jnp.mean(losses)
+
+    weights, biases = network[0], network[1]
+    start = tuple(jnp.asarray(a) for a in (weights[0], biases[0], weights[1], biases[1]))
+    X_j, Y_j = jnp.asarray(X), jnp.asarray(Y)
+    return lambda: float(sgd_epoch(start, X_j, Y_j)[1])
+
+
+# peer name -> builder of its sgd1 epoch
+SGD1_PEERS = {"pytorch-eager": _torch_sgd1, "scikit-learn": _sklearn_sgd1, "jax": _jax_sgd1}
