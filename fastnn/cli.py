@@ -357,9 +357,10 @@ def _median_rate(epoch, n_examples, repeats):
     return n_examples / float(np.median(times))
 
 
-def _bench_runs(names, X, Y, quick):
-    """``(workload, peer, n_examples, epoch)`` for every backend and installed peer: the NumPy
-    reference (and the peers) take a tenth of the examples on sgd1, where they are slowest."""
+def _bench_runs(names, X, Y):
+    """``(workload, peer, n_examples, epoch)`` for every backend and installed peer: on sgd1,
+    where they are slowest, the NumPy reference and the PyTorch and scikit-learn peers take a
+    tenth of the examples (JAX, which compiles the whole epoch, takes them all)."""
     from ._workloads import SGD1_PEERS, WORKLOADS, epoch_arguments, make_network, trainer
     from .backend import available_backends
 
@@ -370,7 +371,7 @@ def _bench_runs(names, X, Y, quick):
             n = len(X) // 10 if backend_name == "numpy" and workload.batch_size == 1 else len(X)
             ops_epoch = trainer(backend_name, workload)
 
-            def epoch(ops_epoch=ops_epoch, n=n):
+            def epoch(ops_epoch=ops_epoch, n=n, workload=workload, network=network):
                 args, kwargs = epoch_arguments(workload, X[:n], Y[:n], network)
                 return ops_epoch(*args, **kwargs)
             yield name, backend_name, n, epoch
@@ -404,7 +405,7 @@ def bench(args, out=None):
             roofline = None
             print(f"roofline: not measured ({exc})", file=out)
         rates = [(name, peer, _median_rate(epoch, n, repeats))
-                 for name, peer, n, epoch in _bench_runs(args.workloads, X, Y, args.quick)]
+                 for name, peer, n, epoch in _bench_runs(args.workloads, X, Y)]
     if roofline is not None:
         print("roofline of one core (medians of the probes):", file=out)
         print("\n".join("  " + line for line in _roofline.probe_table(roofline)), file=out)
