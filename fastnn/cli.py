@@ -390,6 +390,9 @@ def bench(args, out=None):
     """Run ``fastnn bench``: print each workload's examples/s per backend and installed peer,
     its ratio to the NumPy reference, and its fraction of this core's roofline bound; return
     the exit status. BLAS runs on one thread, as in the benchmarks."""
+    # SciPy's OpenBLAS (the one numba's np.dot calls) must be loaded before the limit is set,
+    # which reaches only the libraries loaded then; unlimited, it ran mb32 40x slower here
+    import scipy.linalg.cython_blas  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     from . import _roofline
