@@ -17,10 +17,13 @@ import pytest  # noqa: E402
 import scipy.linalg.cython_blas  # noqa: E402,F401  (load SciPy's BLAS so the limit reaches it)
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from bench.workloads import make_data  # noqa: E402
+from bench.roofline import PROBE_BYTES, Roofline, bound, cache_capacity, probe_table  # noqa: E402
+from bench.workloads import WORKLOADS, make_data  # noqa: E402
 
 # examples/s of every workload run in this session: {(workload, peer): examples/s}
 THROUGHPUT = {}
+# roofline probes run in this session: {"fma" or "sgemm": FLOP/s, (level, kind): bytes/s}
+PROBES = {}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -60,8 +63,46 @@ def record(workload, peer, examples_per_s):
     THROUGHPUT[(workload, peer)] = examples_per_s
 
 
+def record_probe(name, rate):
+    PROBES[name] = rate
+
+
+def session_roofline():
+    """The roofline of this session's probes, or None unless every probe ran."""
+    levels = list(PROBE_BYTES)
+    if not {"fma", "sgemm"} <= set(PROBES) or not all(
+            (level, kind) in PROBES for level in levels for kind in ("rw", "read")):
+        return None
+    bandwidth = {level: {kind: PROBES[(level, kind)] for kind in ("rw", "read")}
+                 for level in levels}
+    return Roofline(fma_flops=PROBES["fma"], sgemm_flops=PROBES["sgemm"], bandwidth=bandwidth,
+                    capacity=cache_capacity(), probe_bytes=dict(PROBE_BYTES))
+
+
+def _roofline_summary(terminalreporter, roofline):
+    """The probes, then each workload's examples/s as a fraction of its roofline bound."""
+    write = terminalreporter.write_line
+    terminalreporter.section("roofline of one core (median of the probes)")
+    for line in probe_table(roofline):
+        write(line)
+    for workload in sorted({w for w, _ in THROUGHPUT}):
+        spec = WORKLOADS[workload]
+        limit = bound(spec.layer_sizes, spec.batch_size, roofline)
+        write(f"{workload}: {limit.flops:,.0f} FLOP and {limit.bytes:,.0f} bytes of parameters "
+              f"per example, working set in {limit.level}; bound {limit.examples_per_s:,.0f} "
+              f"ex/s ({limit.limit})")
+        for (w, peer), rate in sorted(THROUGHPUT.items(), key=lambda item: -item[1]):
+            if w == workload:
+                write(f"  {peer:14s} {rate:12,.0f} ex/s  {rate / limit.examples_per_s:6.3f} "
+                      f"of the bound")
+
+
 def pytest_terminal_summary(terminalreporter):
-    """Print each workload's throughput as a ratio to the NumPy reference of the same run."""
+    """Print each workload's throughput as a ratio to the NumPy reference of the same run,
+    and, when the roofline probes ran, as a fraction of its roofline bound."""
+    roofline = session_roofline()
+    if roofline is not None:
+        _roofline_summary(terminalreporter, roofline)
     if not THROUGHPUT:
         return
     write = terminalreporter.write_line

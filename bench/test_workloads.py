@@ -94,7 +94,7 @@ def test_sgd1_pytorch_eager(benchmark, data):
             loss = loss_fn(model(X[t:t + 1]), labels[t:t + 1])
             loss.backward()
             optimizer.step()
-        return float(loss)
+        return float(loss.detach())
 
     torch.set_num_threads(1)
     epoch(*fresh_model()[0])

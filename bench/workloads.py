@@ -1,90 +1,15 @@
-"""The benchmark workloads sgd1, mb32 and mb128 (one epoch of SGD on synthetic 784-feature
-data, per example or by minibatch), built the same way for every backend.
-
-=======  ===================================  =====  ======================================
-name     network                              batch  data
-=======  ===================================  =====  ======================================
-sgd1     784-128-10, tanh, softmax-NLL        1      20,000 seeded synthetic examples,
-mb32     784-128-10, tanh, softmax-NLL        32     784 features, float32,
-mb128    784-256-256-10, relu, softmax-NLL    128    1 epoch, no shuffle
-=======  ===================================  =====  ======================================
-
-The synthetic data are dense (uniform pixels in [0, 1), no zero to skip) with labels from a
-random linear teacher, so that the epoch does real learning work. Parameters are
-Glorot-uniform, zero biases, zero velocities; every run starts from the same copy.
-"""
-from __future__ import annotations
-
-from dataclasses import dataclass
-
-import numpy as np
-
-from fastnn import backend
-from fastnn import reference as R
-
-N_EXAMPLES = 20_000
-N_FEATURES = 784
-N_CLASSES = 10
-DTYPE = np.float32
-LEARNING_RATE = 0.01
-
-
-@dataclass(frozen=True)
-class Workload:
-    """One benchmark workload: a network and how the epoch walks the data."""
-    name: str
-    hidden: tuple
-    activation: str
-    batch_size: int
-    loss: str = "softmax_nll"
-
-    @property
-    def layer_sizes(self):
-        return [N_FEATURES, *self.hidden, N_CLASSES]
-
-    def flops_per_example(self) -> int:
-        """Floating-point operations of one example's forward and backward pass (the matrix
-        products only, 2 per multiply-add): forward h W, weight gradient h^T g, and the
-        gradient to the layer below g W^T for every layer but the first."""
-        sizes = self.layer_sizes
-        products = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
-        return 2 * (2 * sum(products) + sum(products[1:]))
-
-
-WORKLOADS = {
-    "sgd1": Workload("sgd1", (128,), "tanh", 1),
-    "mb32": Workload("mb32", (128,), "tanh", 32),
-    "mb128": Workload("mb128", (256, 256), "relu", 128),
-}
-
-
-def make_data(n_examples: int = N_EXAMPLES, seed: int = 0):
-    """``(X, Y)``: ``n_examples`` dense float32 rows of 784 features and one-hot targets."""
-    rng = np.random.default_rng(seed)
-    X = rng.random((n_examples, N_FEATURES), dtype=np.float64).astype(DTYPE)
-    teacher = rng.normal(size=(N_FEATURES, N_CLASSES))
-    labels = np.argmax((X - 0.5) @ teacher, axis=1)
-    return X, R.one_hot(labels, N_CLASSES, DTYPE)
-
-
-def make_network(workload: Workload, seed: int = 1):
-    """Glorot weights, zero biases and zero velocities for ``workload``, float32."""
-    weights, biases = R.init_mlp(workload.layer_sizes, np.random.default_rng(seed), DTYPE)
-    return weights, biases, [np.zeros_like(W) for W in weights], [np.zeros_like(b) for b in biases]
-
-
-def epoch_arguments(workload: Workload, X, Y, network):
-    """Positional and keyword arguments of one epoch of ``workload`` on fresh copies of
-    ``network`` (so that every timed run starts from the same parameters)."""
-    weights, biases, vel_W, vel_b = ([a.copy() for a in arrays] for arrays in network)
-    order = np.arange(X.shape[0], dtype=np.int64)
-    acts = [workload.activation] * len(workload.hidden)
-    args = (X, Y, order, weights, biases, vel_W, vel_b, acts, workload.loss, LEARNING_RATE)
-    kwargs = {} if workload.batch_size == 1 else {"batch_size": workload.batch_size}
-    return args, kwargs
-
-
-def trainer(backend_name: str, workload: Workload):
-    """The epoch function of ``backend_name`` that runs ``workload``."""
-    module = backend.get_backend(backend_name)
-    return module.sgd_epoch if workload.batch_size == 1 else module.minibatch_sgd_epoch
+"""The benchmark workloads sgd1, mb32 and mb128, defined in :mod:`fastnn._workloads` (which
+``fastnn bench`` runs too) and re-exported here for the benchmarks."""
+from fastnn._workloads import (  # noqa: F401
+    DTYPE,
+    LEARNING_RATE,
+    N_CLASSES,
+    N_EXAMPLES,
+    N_FEATURES,
+    WORKLOADS,
+    Workload,
+    epoch_arguments,
+    make_data,
+    make_network,
+    trainer,
+)

@@ -1,4 +1,4 @@
-"""The ``fastnn`` command: ``fastnn train`` (the main job) and ``fastnn info``.
+"""The ``fastnn`` command: ``fastnn train`` (the main job), ``fastnn info`` and ``fastnn bench``.
 
 ``fastnn train`` trains an MLP, by default on scikit-learn's bundled digits (1797 images of
 8x8 pixels scaled by 1/16, 10 classes) with a 64-100-10 tanh network, per-example SGD,
@@ -7,6 +7,10 @@ learning rate 0.01 and 20 epochs, on a stratified 75/25 split with random_state 
 training examples per second. Problems with the input file or the options are reported as
 ``fastnn train: error: ...`` (exit status 2) before any training, and warnings raised during
 training are printed after it as ``fastnn train: warning: ...``.
+
+``fastnn bench`` runs the benchmark workloads (sgd1, mb32, mb128) for every backend and every
+installed peer and prints examples/s, the ratio to the NumPy reference and the fraction of
+this core's roofline bound.
 """
 from __future__ import annotations
 
@@ -73,7 +77,26 @@ def _parser():
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
     commands.add_parser("info", help="versions, backends, threads and the compiled-code cache")
+
+    bench = commands.add_parser(
+        "bench", help="examples/s of the sgd1, mb32 and mb128 workloads per backend and peer, "
+                      "against the NumPy reference and this core's roofline")
+    bench.add_argument("--workloads", type=_parse_workloads, default=("sgd1", "mb32", "mb128"),
+                       help="comma-separated, from sgd1, mb32, mb128 (default: all three)")
+    bench.add_argument("--quick", action="store_true",
+                       help="1,000 examples and 2 repeats: a smoke test, not a measurement")
     return parser
+
+
+def _parse_workloads(text):
+    from ._workloads import WORKLOADS
+
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    unknown = [name for name in names if name not in WORKLOADS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"--workloads takes names from {', '.join(WORKLOADS)}, got {text!r}")
+    return names
 
 
 def _delimiter(header_line):
@@ -320,6 +343,95 @@ def info(out=None):
     return 0
 
 
+def _median_rate(epoch, n_examples, repeats):
+    """Examples/s of ``epoch()`` (median of ``repeats`` timed calls after an untimed one that
+    compiles or loads what it needs); raises ValueError if its mean loss is not finite."""
+    loss = epoch()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        loss = epoch()
+        times.append(time.perf_counter() - start)
+    if not np.isfinite(loss):
+        raise ValueError(f"an epoch's mean loss is {loss}")
+    return n_examples / float(np.median(times))
+
+
+def _bench_runs(names, X, Y):
+    """``(workload, peer, n_examples, epoch)`` for every backend and installed peer: on sgd1,
+    where they are slowest, the NumPy reference and the PyTorch and scikit-learn peers take a
+    tenth of the examples (JAX, which compiles the whole epoch, takes them all)."""
+    from ._workloads import SGD1_PEERS, WORKLOADS, epoch_arguments, make_network, trainer
+    from .backend import available_backends
+
+    for name in names:
+        workload = WORKLOADS[name]
+        network = make_network(workload)
+        for backend_name in available_backends():
+            n = len(X) // 10 if backend_name == "numpy" and workload.batch_size == 1 else len(X)
+            ops_epoch = trainer(backend_name, workload)
+
+            def epoch(ops_epoch=ops_epoch, n=n, workload=workload, network=network):
+                args, kwargs = epoch_arguments(workload, X[:n], Y[:n], network)
+                return ops_epoch(*args, **kwargs)
+            yield name, backend_name, n, epoch
+        if name == "sgd1":
+            n = len(X) // 10
+            for peer, build in SGD1_PEERS.items():
+                try:
+                    # JAX compiles the whole loop: its per-example cost is measured over all
+                    epoch_n = len(X) if peer == "jax" else n
+                    yield name, peer, epoch_n, build(X[:epoch_n], Y[:epoch_n], network)
+                except ImportError:
+                    continue
+
+
+def bench(args, out=None):
+    """Run ``fastnn bench``: print each workload's examples/s per backend and installed peer,
+    its ratio to the NumPy reference, and its fraction of this core's roofline bound; return
+    the exit status. BLAS runs on one thread, as in the benchmarks."""
+    # SciPy's OpenBLAS (the one numba's np.dot calls) must be loaded before the limit is set,
+    # which reaches only the libraries loaded then; unlimited, it ran mb32 40x slower here
+    import scipy.linalg.cython_blas  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    from . import _roofline
+    from ._workloads import WORKLOADS, make_data
+
+    out = sys.stdout if out is None else out
+    n_examples, repeats = (1_000, 2) if args.quick else (20_000, 5)
+    X, Y = make_data(n_examples)
+    with threadpool_limits(1):
+        try:
+            roofline = _roofline.measure(quick=args.quick)
+        except ImportError as exc:   # the probes are compiled by numba
+            roofline = None
+            print(f"roofline: not measured ({exc})", file=out)
+        rates = [(name, peer, _median_rate(epoch, n, repeats))
+                 for name, peer, n, epoch in _bench_runs(args.workloads, X, Y)]
+    if roofline is not None:
+        print("roofline of one core (medians of the probes):", file=out)
+        print("\n".join("  " + line for line in _roofline.probe_table(roofline)), file=out)
+    print(f"{'workload':8s} {'peer':14s} {'examples/s':>12s} {'/ numpy':>8s} "
+          f"{'of roofline':>12s}", file=out)
+    for name in args.workloads:
+        base = dict((peer, rate) for w, peer, rate in rates if w == name).get("numpy")
+        limit = None
+        if roofline is not None:
+            spec = WORKLOADS[name]
+            limit = _roofline.bound(spec.layer_sizes, spec.batch_size, roofline)
+        for w, peer, rate in sorted(rates, key=lambda row: -row[2]):
+            if w == name:
+                ratio = f"{rate / base:7.2f}x" if base else f"{'n/a':>8s}"
+                share = f"{rate / limit.examples_per_s:12.3f}" if limit else f"{'n/a':>12s}"
+                print(f"{name:8s} {peer:14s} {rate:12,.0f} {ratio} {share}", file=out)
+        if limit is not None:
+            print(f"{'':8s} bound: {limit.examples_per_s:,.0f} examples/s ({limit.limit}; "
+                  f"{limit.flops:,.0f} FLOP, {limit.bytes:,.0f} bytes of parameters per "
+                  f"example)", file=out)
+    return 0
+
+
 def main(argv=None):
     """Entry point of the ``fastnn`` console script and of ``python -m fastnn``."""
     from .train import TrainingDivergedError
@@ -328,6 +440,8 @@ def main(argv=None):
     try:
         if args.command == "info":
             return info()
+        if args.command == "bench":
+            return bench(args)
         return train(args)
     except (ValueError, ImportError, OSError, TrainingDivergedError) as exc:
         print(f"fastnn {args.command}: error: {exc}", file=sys.stderr)

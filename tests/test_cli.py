@@ -256,3 +256,32 @@ def test_divergence_is_an_error_not_a_traceback():
 def test_console_script_runs():
     done = fastnn("console script", check=False)
     assert done.returncode == 0 and "backends:" in done.stdout
+
+
+@pytest.mark.slow
+def test_bench_quick_prints_every_backend_against_the_reference_and_the_roofline():
+    import subprocess
+
+    from fastnn import available_backends
+
+    done = subprocess.run(python_m_fastnn("bench", "--quick", "--workloads", "sgd1,mb32"),
+                          capture_output=True, text=True, timeout=600, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "warning" not in done.stderr.lower()
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("  float32 FMA loop") for line in lines)
+    for workload in ("sgd1", "mb32"):
+        for peer in available_backends():
+            row = [line for line in lines if line.split()[:2] == [workload, peer]]
+            assert len(row) == 1, done.stdout
+            rate, ratio, share = row[0].split()[2:]
+            assert float(rate.replace(",", "")) > 0 and ratio.endswith("x")
+            assert 0 < float(share) < 1
+        assert any(line.split()[:1] == ["bound:"] for line in lines)
+    assert not any(line.startswith("mb128") for line in lines)
+
+
+def test_bench_rejects_an_unknown_workload(capsys):
+    with pytest.raises(SystemExit):
+        main(["bench", "--workloads", "sgd1,mb64"])
+    assert "--workloads takes names from sgd1, mb32, mb128" in capsys.readouterr().err

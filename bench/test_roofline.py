@@ -1,0 +1,56 @@
+"""This core's roofline, probe by probe: the float32 FMA rate, sgemm on matrices in L2, and
+the read-and-write and read-only bandwidth of L1, L2, L3 and DRAM (arrays of 16 KB, 512 KB,
+8 MB and 512 MB). Each rate goes to ``benchmark.extra_info`` and to the session's roofline,
+against which the terminal summary states every workload's examples/s as a fraction of its
+bound (``bench/conftest.py``)."""
+import numpy as np
+import pytest
+
+from bench.conftest import record_probe
+from bench.roofline import (
+    PROBE_BYTES,
+    bandwidth_probe,
+    flops_per_example,
+    fma_probe,
+    parameter_traffic_per_example,
+    sgemm_probe,
+)
+from bench.workloads import WORKLOADS
+
+ROUNDS = 5
+
+
+def run_probe(benchmark, name, call, work, unit):
+    call()  # untimed: compiles the probe and brings its array into its cache level
+    benchmark.group = "roofline"
+    benchmark.pedantic(call, rounds=ROUNDS, iterations=1)
+    rate = work / benchmark.stats.stats.median
+    benchmark.extra_info[unit] = rate / 1e9
+    record_probe(name, rate)
+    return rate
+
+
+def test_fma(benchmark):
+    assert run_probe(benchmark, "fma", *fma_probe(), "gflops") > 0
+
+
+def test_sgemm_in_l2(benchmark):
+    assert run_probe(benchmark, "sgemm", *sgemm_probe(), "gflops") > 0
+
+
+@pytest.mark.parametrize("kind", ["rw", "read"])
+@pytest.mark.parametrize("level", list(PROBE_BYTES))
+def test_bandwidth(benchmark, level, kind):
+    call, traffic = bandwidth_probe(PROBE_BYTES[level], kind)
+    assert run_probe(benchmark, (level, kind), call, traffic, "gb_per_s") > 0
+
+
+def test_sgd1_counts():
+    """sgd1's counts by hand: 784x128 + 128x10 = 101,632 weights, 138 biases; 2 FLOPs per
+    weight forward, 2 for the fused gradient and step, 2 per weight above the first layer for
+    the gradient below; every parameter read and written once, 4 bytes each."""
+    sizes = WORKLOADS["sgd1"].layer_sizes
+    assert flops_per_example(sizes, 1) == 2 * 101_632 + 2 * 101_632 + 2 * 1_280
+    assert parameter_traffic_per_example(sizes, 1) == 2 * 4 * (101_632 + 138)
+    assert np.isclose(flops_per_example(sizes, 32),
+                      flops_per_example(sizes, 1) + 2 * 101_632 / 32)
