@@ -282,10 +282,10 @@ def test_poisson_output_at_the_extremes(fast, dtype):
     assert_equivalent(np.array([value]), np.array([expected]), dtype)
 
 
-# (hidden layer sizes): zero hidden layers, 1-unit layers, odd sizes, and two hidden layers,
-# where a layer lies between two hidden layers. numba compiles the whole-network kernels once
-# per depth and dtype, so the suite keeps to these depths (the estimators' networks among them).
-ARCHITECTURES = [(), (1,), (5,), (7, 1), (9, 4)]
+# (hidden layer sizes): zero hidden layers, 1-unit layers, odd sizes, two and three hidden
+# layers (a layer between two hidden layers). numba compiles one whole-network kernel per
+# dtype for all of these depths (fastnn._numba pads the per-layer tuples).
+ARCHITECTURES = [(), (1,), (5,), (7, 1), (9, 4, 3)]
 
 
 @once_per_case
