@@ -28,7 +28,8 @@ def extension(name, extra_flags=()):
                      extra_compile_args=FLAGS + list(extra_flags))
 
 
-extensions = [extension(name) for name in ("_layers", "_epochs", "_perceptron", "_risk")]
+extensions = [extension(name)
+              for name in ("_layers", "_epochs", "_perceptron", "_risk", "_conv")]
 if AVX2:
     extensions.append(extension("_epochs_avx2", ["-mavx2"]))
     extensions.append(extension("_risk_avx2", ["-mavx2"]))

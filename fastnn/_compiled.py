@@ -28,6 +28,13 @@ adam_epoch             X, Y, order, weights, biases, m_W, m_b, v_W, v_b (tuples)
                        lr, l2, l1, beta_1, beta_2, epsilon, t -> summed objective
 minibatch_adam_epoch   the same, then batch_size -> summed objective
 perceptron_epoch       X, y, w, b -> number of updates
+conv2d_forward         x, W, b, stride, padding, out
+conv2d_backward_input  grad_out, W, stride, padding, out (zeroed by the kernel)
+conv2d_backward_params grad_out, x, stride, padding, grad_W, grad_b (zeroed by the kernel)
+max_pool2d_forward     x, kh, kw, stride, out
+max_pool2d_backward    grad_out, x, kh, kw, stride, out (zeroed by the kernel)
+avg_pool2d_forward     x, kh, kw, stride, out
+avg_pool2d_backward    grad_out, kh, kw, stride, out (zeroed by the kernel)
 =====================  ========================================================================
 """
 from __future__ import annotations
@@ -210,6 +217,81 @@ class CompiledOps:
             _code_array(r.activations), r.loss, r.l2, r.l1, r.total_weight, tuple(grads_W),
             tuple(grads_b))
         return float(value), grads_W, grads_b
+
+    # -- convolution and pooling: images (n, channels, height, width) ---------------------
+
+    def conv2d_forward(self, x, W, b, stride=1, padding=0, out=None):
+        """Convolution, the same weights applied at every position: a[t, o, i, j] = b_o +
+        sum_{c, p, q} W[o, c, p, q] x_pad[t, c, i s + p, j s + q], for images x (n, in, h, w)
+        and W (out, in, kh, kw); written into ``out`` when given."""
+        x, W, b, stride, padding, out = contract.check_conv2d_forward(x, W, b, stride, padding,
+                                                                      out)
+        if out is None:
+            shape = contract.conv2d_output_shape(x.shape, W.shape[0], W.shape[2:], stride,
+                                                 padding)
+            out = np.empty(shape, dtype=x.dtype)
+        self._kernels.conv2d_forward(x, W, b, stride, padding, out)
+        return out
+
+    def conv2d_backward_input(self, grad_out, W, input_shape, stride=1, padding=0, out=None):
+        """The gradient with respect to the images of ``input_shape``: every output position
+        sends its gradient back to its window through W; written into ``out`` when given."""
+        grad_out, W, input_shape, stride, padding, out = contract.check_conv2d_backward_input(
+            grad_out, W, input_shape, stride, padding, out)
+        if out is None:
+            out = np.empty(input_shape, dtype=grad_out.dtype)
+        self._kernels.conv2d_backward_input(grad_out, W, stride, padding, out)
+        return out
+
+    def conv2d_backward_params(self, grad_out, x, kernel_size, stride=1, padding=0, grad_W=None,
+                               grad_b=None):
+        """Parameter gradients of a convolution, summed over the batch and the positions;
+        written into ``grad_W``, ``grad_b`` when given. Returns ``(grad_W, grad_b)``."""
+        grad_out, x, kernel_size, stride, padding, grad_W, grad_b = \
+            contract.check_conv2d_backward_params(grad_out, x, kernel_size, stride, padding,
+                                                  grad_W, grad_b)
+        if grad_W is None:
+            grad_W = np.empty((grad_out.shape[1], x.shape[1], *kernel_size), dtype=x.dtype)
+            grad_b = np.empty(grad_out.shape[1], dtype=x.dtype)
+        self._kernels.conv2d_backward_params(grad_out, x, stride, padding, grad_W, grad_b)
+        return grad_W, grad_b
+
+    def _pool(self, kernel, x, kernel_size, stride, out):
+        x, (kh, kw), stride, out = contract.check_pool2d_forward(x, kernel_size, stride, out)
+        if out is None:
+            out = np.empty(contract.pool2d_output_shape(x.shape, (kh, kw), stride), x.dtype)
+        kernel(x, kh, kw, stride, out)
+        return out
+
+    def max_pool2d_forward(self, x, kernel_size, stride, out=None):
+        """Max pooling: each window of each channel replaced by its maximum; written into
+        ``out`` when given."""
+        return self._pool(self._kernels.max_pool2d_forward, x, kernel_size, stride, out)
+
+    def max_pool2d_backward(self, grad_out, x, kernel_size, stride, out=None):
+        """Each window's gradient to the first entry (row-major) holding its maximum, summed
+        where windows overlap; written into ``out`` when given."""
+        grad_out, x, (kh, kw), stride, out = contract.check_max_pool2d_backward(
+            grad_out, x, kernel_size, stride, out)
+        if out is None:
+            out = np.empty_like(x)
+        self._kernels.max_pool2d_backward(grad_out, x, kh, kw, stride, out)
+        return out
+
+    def avg_pool2d_forward(self, x, kernel_size, stride, out=None):
+        """Average pooling: each window of each channel replaced by its mean; written into
+        ``out`` when given."""
+        return self._pool(self._kernels.avg_pool2d_forward, x, kernel_size, stride, out)
+
+    def avg_pool2d_backward(self, grad_out, input_shape, kernel_size, stride, out=None):
+        """Each window's gradient shared equally among its entries, summed where windows
+        overlap; written into ``out`` when given."""
+        grad_out, input_shape, (kh, kw), stride, out = contract.check_avg_pool2d_backward(
+            grad_out, input_shape, kernel_size, stride, out)
+        if out is None:
+            out = np.empty(input_shape, dtype=grad_out.dtype)
+        self._kernels.avg_pool2d_backward(grad_out, kh, kw, stride, out)
+        return out
 
 
 def contract_functions(kernels) -> dict:

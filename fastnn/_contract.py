@@ -36,6 +36,11 @@ CONTRACT = (
     "minibatch_sgd_epoch", "adam_epoch", "minibatch_adam_epoch", "perceptron_epoch",
     "loss_gradient",
 )
+# the convolution and pooling boxes' functions (images are (n, channels, height, width))
+CONTRACT += (
+    "conv2d_forward", "conv2d_backward_input", "conv2d_backward_params",
+    "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
+)
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -519,3 +524,172 @@ def check_loss_gradient(X, Y, weights, biases, activations, loss, l2=0.0, l1=0.0
                          [as_input(W, dtype) for W in weights],
                          [as_input(b, dtype) for b in biases], act_codes, loss, l2, l1,
                          sample_weight, total_weight, grads_W, grads_b, dtype)
+
+
+# ----------------------------------------------------------------------------- images
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    """An integer (Python or NumPy, not bool) >= ``minimum``."""
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))
+            or value < minimum):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_kernel_size(kernel_size) -> tuple:
+    """``(kh, kw)`` from an int (a square window) or a pair of positive ints."""
+    if isinstance(kernel_size, (tuple, list)):
+        if len(kernel_size) != 2:
+            raise ValueError(f"kernel_size must be an int or a pair (kh, kw), "
+                             f"got {kernel_size!r}")
+        return (_check_int("kernel_size", kernel_size[0], 1),
+                _check_int("kernel_size", kernel_size[1], 1))
+    size = _check_int("kernel_size", kernel_size, 1)
+    return size, size
+
+
+def check_image_shape(name: str, shape) -> tuple:
+    """A shape (n, channels, height, width) of integers, n >= 0 and the others >= 1."""
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        raise ValueError(f"{name} must be a shape (n, channels, height, width), "
+                         f"got {shape!r}") from None
+    if len(shape) != 4:
+        raise ValueError(f"{name} must be a shape (n, channels, height, width), got {shape!r}")
+    return (_check_int(name, shape[0], 0), *(_check_int(name, d, 1) for d in shape[1:]))
+
+
+def output_size(size: int, kernel: int, stride: int, padding: int, what: str) -> int:
+    """Positions of a window of ``kernel`` moved by ``stride`` over ``size`` entries padded
+    by ``padding`` zeros on each side: (size + 2 padding - kernel) // stride + 1."""
+    if size + 2 * padding < kernel:
+        raise ValueError(f"the {what} {size} (padded by {padding} on each side) is smaller "
+                         f"than the kernel's {kernel}")
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def conv2d_output_shape(input_shape, out_channels, kernel_size, stride, padding) -> tuple:
+    """The shape (n, out_channels, oh, ow) of a convolution's output."""
+    n, _, height, width = input_shape
+    kh, kw = kernel_size
+    return (n, out_channels, output_size(height, kh, stride, padding, "height"),
+            output_size(width, kw, stride, padding, "width"))
+
+
+def pool2d_output_shape(input_shape, kernel_size, stride) -> tuple:
+    """The shape (n, channels, oh, ow) of a pooling's output (no padding)."""
+    n, channels, height, width = input_shape
+    kh, kw = kernel_size
+    return (n, channels, output_size(height, kh, stride, 0, "height"),
+            output_size(width, kw, stride, 0, "width"))
+
+
+def _check_grad_shape(grad_out, shape):
+    if grad_out.shape != tuple(shape):
+        raise ValueError(f"grad_out must have the output's shape {tuple(shape)}, "
+                         f"got {grad_out.shape}")
+
+
+def _check_conv_weights(W, in_channels: int) -> np.ndarray:
+    W = check_array("W", W, ndim=4, finite=False)
+    if W.shape[1] != in_channels:
+        raise ValueError(f"W has {W.shape[1]} input channels but the images have "
+                         f"{in_channels}")
+    return W
+
+
+def check_conv2d_forward(x, W, b, stride, padding, out):
+    """Arguments of ``conv2d_forward(x, W, b, stride, padding, out)``: images x (n, in, h, w),
+    W (out, in, kh, kw), b (out,), ``stride`` >= 1, ``padding`` >= 0, ``out`` of the output's
+    shape. Returns ``(x, W, b, stride, padding, out)``."""
+    x = check_array("x", x, ndim=4)
+    W = _check_conv_weights(W, x.shape[1])
+    b = check_array("b", b, ndim=1, finite=False)
+    if b.shape[0] != W.shape[0]:
+        raise ValueError(f"b has {b.shape[0]} entries but W has {W.shape[0]} output channels")
+    stride = _check_int("stride", stride, 1)
+    padding = _check_int("padding", padding, 0)
+    shape = conv2d_output_shape(x.shape, W.shape[0], W.shape[2:], stride, padding)
+    dtype = compute_dtype(x, W, b)
+    out = check_out(out, shape, dtype)
+    return as_input(x, dtype), as_input(W, dtype), as_input(b, dtype), stride, padding, out
+
+
+def check_conv2d_backward_input(grad_out, W, input_shape, stride, padding, out):
+    """Arguments of ``conv2d_backward_input(grad_out, W, input_shape, stride, padding, out)``:
+    grad_out of the output's shape for images of ``input_shape``, ``out`` of that shape.
+    Returns ``(grad_out, W, input_shape, stride, padding, out)``."""
+    grad_out = check_array("grad_out", grad_out, ndim=4)
+    input_shape = check_image_shape("input_shape", input_shape)
+    W = _check_conv_weights(W, input_shape[1])
+    stride = _check_int("stride", stride, 1)
+    padding = _check_int("padding", padding, 0)
+    _check_grad_shape(grad_out, conv2d_output_shape(input_shape, W.shape[0], W.shape[2:],
+                                                    stride, padding))
+    dtype = compute_dtype(grad_out, W)
+    out = check_out(out, input_shape, dtype)
+    return as_input(grad_out, dtype), as_input(W, dtype), input_shape, stride, padding, out
+
+
+def check_conv2d_backward_params(grad_out, x, kernel_size, stride, padding, grad_W, grad_b):
+    """Arguments of ``conv2d_backward_params(grad_out, x, kernel_size, stride, padding,
+    grad_W, grad_b)``: images x, grad_out (n, out, oh, ow) of the output's shape, grad_W
+    (out, in, kh, kw) and grad_b (out,) both or neither. Returns ``(grad_out, x,
+    (kh, kw), stride, padding, grad_W, grad_b)``."""
+    grad_out = check_array("grad_out", grad_out, ndim=4)
+    x = check_array("x", x, ndim=4)
+    kernel_size = check_kernel_size(kernel_size)
+    stride = _check_int("stride", stride, 1)
+    padding = _check_int("padding", padding, 0)
+    out_channels = grad_out.shape[1]
+    _check_grad_shape(grad_out, conv2d_output_shape(x.shape, out_channels, kernel_size,
+                                                    stride, padding))
+    dtype = compute_dtype(grad_out, x)
+    if (grad_W is None) != (grad_b is None):
+        raise ValueError("give both grad_W and grad_b, or neither")
+    grad_W = check_out(grad_W, (out_channels, x.shape[1], *kernel_size), dtype, "grad_W")
+    grad_b = check_out(grad_b, (out_channels,), dtype, "grad_b")
+    return (as_input(grad_out, dtype), as_input(x, dtype), kernel_size, stride, padding,
+            grad_W, grad_b)
+
+
+def check_pool2d_forward(x, kernel_size, stride, out):
+    """Arguments of ``max_pool2d_forward`` and ``avg_pool2d_forward(x, kernel_size, stride,
+    out)``: images x, windows of ``kernel_size`` moved by ``stride`` >= 1 (no padding).
+    Returns ``(x, (kh, kw), stride, out)``."""
+    x = check_array("x", x, ndim=4)
+    kernel_size = check_kernel_size(kernel_size)
+    stride = _check_int("stride", stride, 1)
+    dtype = compute_dtype(x)
+    out = check_out(out, pool2d_output_shape(x.shape, kernel_size, stride), dtype)
+    return as_input(x, dtype), kernel_size, stride, out
+
+
+def check_max_pool2d_backward(grad_out, x, kernel_size, stride, out):
+    """Arguments of ``max_pool2d_backward(grad_out, x, kernel_size, stride, out)``: the
+    images x of the forward pass, grad_out of the pooled shape, ``out`` of x's shape.
+    Returns ``(grad_out, x, (kh, kw), stride, out)``."""
+    grad_out = check_array("grad_out", grad_out, ndim=4)
+    x = check_array("x", x, ndim=4)
+    kernel_size = check_kernel_size(kernel_size)
+    stride = _check_int("stride", stride, 1)
+    _check_grad_shape(grad_out, pool2d_output_shape(x.shape, kernel_size, stride))
+    dtype = compute_dtype(grad_out, x)
+    out = check_out(out, x.shape, dtype)
+    return as_input(grad_out, dtype), as_input(x, dtype), kernel_size, stride, out
+
+
+def check_avg_pool2d_backward(grad_out, input_shape, kernel_size, stride, out):
+    """Arguments of ``avg_pool2d_backward(grad_out, input_shape, kernel_size, stride, out)``:
+    grad_out of the pooled shape of images of ``input_shape``, ``out`` of that shape.
+    Returns ``(grad_out, input_shape, (kh, kw), stride, out)``."""
+    grad_out = check_array("grad_out", grad_out, ndim=4)
+    input_shape = check_image_shape("input_shape", input_shape)
+    kernel_size = check_kernel_size(kernel_size)
+    stride = _check_int("stride", stride, 1)
+    _check_grad_shape(grad_out, pool2d_output_shape(input_shape, kernel_size, stride))
+    dtype = compute_dtype(grad_out)
+    out = check_out(out, input_shape, dtype)
+    return as_input(grad_out, dtype), input_shape, kernel_size, stride, out

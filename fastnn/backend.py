@@ -22,6 +22,14 @@ minibatch_sgd_epoch    one epoch of minibatch SGD, returns the same mean
 adam_epoch             one epoch of per-example Adam, returns the same mean
 minibatch_adam_epoch   one epoch of minibatch Adam, returns the same mean
 perceptron_epoch       one epoch of the perceptron algorithm, returns the number of updates
+conv2d_forward         out = b + the correlation of images x with W (out, in, kh, kw), the same
+                       weights at every position, given stride and zero padding
+conv2d_backward_input  out = the gradient with respect to the images of a convolution
+conv2d_backward_params (grad_W, grad_b), summed over the batch and the positions
+max_pool2d_forward     out = the maximum of each window of each channel
+max_pool2d_backward    out = each window's gradient at its (first) maximum
+avg_pool2d_forward     out = the mean of each window of each channel
+avg_pool2d_backward    out = each window's gradient shared equally among its entries
 =====================  ==========================================================================
 
 ``"numpy"`` is :mod:`fastnn.reference`, ``"numba"`` is :mod:`fastnn._numba` (compiled at first

@@ -163,6 +163,59 @@ BAD_CALLS = [
       "grads_b": [np.zeros(3), read_only(biases[1])]}, "grads_b[1] is read-only"),
 ]
 
+# images (n, channels, height, width), filters (out, in, kh, kw), their output's gradient
+images = np.random.default_rng(3).normal(size=(2, 3, 6, 6))
+filters = np.ones((4, 3, 3, 3))
+grad_maps = np.ones((2, 4, 4, 4))
+pooled = np.ones((2, 3, 3, 3))
+BAD_CALLS += [
+    ("conv2d_forward", (images[0], filters, np.zeros(4)), {}, "x must be 4-D"),
+    ("conv2d_forward", (images, filters[:, :2], np.zeros(4)), {},
+     "W has 2 input channels but the images have 3"),
+    ("conv2d_forward", (images, filters, np.zeros(3)), {},
+     "b has 3 entries but W has 4 output channels"),
+    ("conv2d_forward", (images, filters, np.zeros(4)), {"stride": 0},
+     "stride must be an integer >= 1"),
+    ("conv2d_forward", (images, filters, np.zeros(4)), {"padding": -1},
+     "padding must be an integer >= 0"),
+    ("conv2d_forward", (images, filters, np.zeros(4)), {"stride": 1.5},
+     "stride must be an integer >= 1"),
+    ("conv2d_forward", (images[:, :, :2], filters, np.zeros(4)), {},
+     "the height 2 (padded by 0 on each side) is smaller than the kernel's 3"),
+    ("conv2d_forward", (with_nan(images), filters, np.zeros(4)), {}, "x contains NaN"),
+    ("conv2d_forward", (images, filters, np.zeros(4)), {"out": np.empty((2, 4, 6, 6))},
+     "out must have shape (2, 4, 4, 4)"),
+    ("conv2d_forward", (images, filters, np.zeros(4)),
+     {"out": np.empty((2, 4, 4, 4), np.float32)}, "out must be float64"),
+    ("conv2d_backward_input", (grad_maps, filters, (2, 3, 6)), {},
+     "input_shape must be a shape (n, channels, height, width)"),
+    ("conv2d_backward_input", (grad_maps, filters, images.shape), {"padding": 1},
+     "grad_out must have the output's shape (2, 4, 6, 6)"),
+    ("conv2d_backward_input", (grad_maps, filters, images.shape),
+     {"out": read_only(images)}, "out is read-only"),
+    ("conv2d_backward_params", (grad_maps, images, 3), {"grad_W": np.zeros_like(filters)},
+     "give both grad_W and grad_b"),
+    ("conv2d_backward_params", (grad_maps, images, (3, 3, 3)), {},
+     "kernel_size must be an int or a pair"),
+    ("conv2d_backward_params", (grad_maps, images, 3),
+     {"grad_W": np.zeros((4, 3, 2, 2)), "grad_b": np.zeros(4)},
+     "grad_W must have shape (4, 3, 3, 3)"),
+    ("max_pool2d_forward", (images, 0, 2), {}, "kernel_size must be an integer >= 1"),
+    ("max_pool2d_forward", (images, 7, 1), {},
+     "the height 6 (padded by 0 on each side) is smaller than the kernel's 7"),
+    ("max_pool2d_forward", (images, 2, 2), {"out": np.empty((2, 3, 3, 3), order="F")},
+     "out must be C-contiguous"),
+    ("max_pool2d_backward", (pooled, images, 2, 1), {},
+     "grad_out must have the output's shape (2, 3, 5, 5)"),
+    ("max_pool2d_backward", (with_nan(pooled), images, 2, 2), {}, "grad_out contains NaN"),
+    ("avg_pool2d_forward", (images.reshape(2, 3, 36), 2, 2), {}, "x must be 4-D"),
+    ("avg_pool2d_forward", (images, 2, True), {}, "stride must be an integer >= 1"),
+    ("avg_pool2d_backward", (pooled, images.shape, 2, 2), {"out": np.empty((2, 3, 6, 5))},
+     "out must have shape (2, 3, 6, 6)"),
+    ("avg_pool2d_backward", (pooled, (2, 3, 0, 6), 2, 2), {},
+     "input_shape must be an integer >= 1"),
+]
+
 
 def test_the_battery_covers_every_contract_function():
     assert {name for name, *_ in BAD_CALLS} == set(CONTRACT)

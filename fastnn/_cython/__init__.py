@@ -1,8 +1,8 @@
 """The Cython backend: the kernel contract (see :mod:`fastnn.backend`) compiled ahead of time,
 when fastnn is installed, so that its first call costs no compilation.
 
-The kernels (``_layers``, ``_epochs``, ``_perceptron``, ``_risk``, written once for float32
-and float64 with Cython's fused ``floating`` type) run their loops without the GIL and reach
+The kernels (``_layers``, ``_epochs``, ``_perceptron``, ``_risk``, ``_conv``, written once for
+float32 and float64 with Cython's fused ``floating`` type) run their loops without the GIL and reach
 BLAS through :mod:`scipy.linalg.cython_blas`. The contract's functions are those of
 :class:`fastnn._compiled.CompiledOps` (argument checks shared with every backend) over them.
 On x86-64 the epoch and risk kernels are also built for AVX2 (``_epochs_avx2``,
@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import numpy as np
 
 try:
-    from . import _epochs, _layers, _perceptron, _risk
+    from . import _conv, _epochs, _layers, _perceptron, _risk
 except ImportError as exc:
     raise ImportError("the fastnn Cython extension is not compiled; reinstall with "
                       f"pip install -e . (a C compiler is needed) [{exc}]") from exc
@@ -82,6 +82,13 @@ KERNELS = SimpleNamespace(
     minibatch_adam_epoch=EPOCH_BUILD.minibatch_adam_epoch,
     perceptron_epoch=_perceptron.perceptron_epoch,
     loss_gradient=RISK_BUILD.loss_gradient,
+    conv2d_forward=_conv.conv2d_forward,
+    conv2d_backward_input=_conv.conv2d_backward_input,
+    conv2d_backward_params=_conv.conv2d_backward_params,
+    max_pool2d_forward=_conv.max_pool2d_forward,
+    max_pool2d_backward=_conv.max_pool2d_backward,
+    avg_pool2d_forward=_conv.avg_pool2d_forward,
+    avg_pool2d_backward=_conv.avg_pool2d_backward,
 )
 
 globals().update(contract_functions(KERNELS))

@@ -2,8 +2,8 @@
 
 The contract's functions are those of :class:`fastnn._compiled.CompiledOps` (argument checks
 shared with every backend) over the ``@njit`` kernels of this package (``activations``,
-``losses``, ``dense``, ``mlp``, ``perceptron``, ``risk``). Kernels are compiled at first call,
-specialised per dtype (float32 computes in float32) and cached on disk (see
+``losses``, ``dense``, ``mlp``, ``perceptron``, ``risk``, ``conv``). Kernels are compiled at first
+call, specialised per dtype (float32 computes in float32) and cached on disk (see
 :mod:`fastnn._numba._jit`), so a new process loads them instead of compiling. The per-layer
 arrays of a network are passed as tuples padded to ``MAX_DEPTH`` entries, so one compiled
 whole-network kernel serves every network of up to ``MAX_DEPTH`` layers (deeper networks get
@@ -16,6 +16,15 @@ import numpy as np
 
 from .._compiled import contract_functions
 from .activations import activation_derivative_kernel, activation_kernel
+from .conv import (
+    avg_pool2d_backward_kernel,
+    avg_pool2d_forward_kernel,
+    conv2d_backward_input_kernel,
+    conv2d_backward_params_kernel,
+    conv2d_forward_kernel,
+    max_pool2d_backward_kernel,
+    max_pool2d_forward_kernel,
+)
 from .dense import (
     backward_input_kernel,
     backward_params_kernel,
@@ -97,6 +106,13 @@ KERNELS = SimpleNamespace(
     minibatch_adam_epoch=_network_kernel(minibatch_adam_epoch_kernel),
     perceptron_epoch=perceptron_epoch_kernel,
     loss_gradient=_loss_gradient,
+    conv2d_forward=conv2d_forward_kernel,
+    conv2d_backward_input=conv2d_backward_input_kernel,
+    conv2d_backward_params=conv2d_backward_params_kernel,
+    max_pool2d_forward=max_pool2d_forward_kernel,
+    max_pool2d_backward=max_pool2d_backward_kernel,
+    avg_pool2d_forward=avg_pool2d_forward_kernel,
+    avg_pool2d_backward=avg_pool2d_backward_kernel,
 )
 
 globals().update(contract_functions(KERNELS))

@@ -1,5 +1,8 @@
 """Element-wise activation boxes h = g(a) and the softmax box.
 
+The element-wise boxes take batches of any rank (n, ...): rows of features, or images
+(n, channels, height, width) after a convolution. The softmax box takes rows.
+
 Each computes g with the backend's ``activation`` kernel and passes the gradient down as
 nabla_a = nabla_h (element-wise) g'(a), with g' from the backend's ``activation_derivative``,
 which reads it off the forward output h (sigm' = h(1-h), tanh' = 1-h^2, relu' = 1[h>0]).
@@ -18,8 +21,9 @@ class _Activation(Module):
     code: int
 
     def fprop(self, a):
-        """h = g(a); remembers h, from which g'(a) is computed in bprop."""
-        a = self._as_input(a)
+        """h = g(a) for a batch of any rank (n, ...): rows of features or images; remembers h,
+        from which g'(a) is computed in bprop."""
+        a = self._as_input(a, ndim=None)
         h = np.empty_like(a)
         self.ops.activation(a, self.code, h)
         self._forward = h

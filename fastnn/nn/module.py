@@ -4,9 +4,11 @@
 children"; "each object also has a bprop method: it outputs the gradient of the loss given
 each children". A box remembers, during ``fprop``, what its ``bprop`` needs.
 
-Batches are 2-D arrays, one example per row. Parameter gradients are *added* to
-``Parameter.grad`` by every ``bprop`` call and only cleared by ``zero_grad()``, so that the
-gradients of several losses or several batches can be summed before one update.
+Batches hold one example per row: 2-D arrays (n, features) for the dense boxes, 4-D arrays
+(n, channels, height, width) for the convolution and pooling boxes; element-wise boxes take
+either. Parameter gradients are *added* to ``Parameter.grad`` by every ``bprop`` call and only
+cleared by ``zero_grad()``, so that the gradients of several losses or several batches can be
+summed before one update.
 """
 from __future__ import annotations
 
@@ -89,7 +91,7 @@ class Module(abc.ABC):
     # -- the flow-graph interface ---------------------------------------------------------
     @abc.abstractmethod
     def fprop(self, *inputs):
-        """The box's output given its inputs (2-D batches, one example per row)."""
+        """The box's output given its inputs (batches, one example per row)."""
 
     @abc.abstractmethod
     def bprop(self, grad_output):
@@ -101,8 +103,9 @@ class Module(abc.ABC):
         return self.fprop(*inputs, **named)
 
     def infer_width(self, *widths):
-        """The output width (number of columns) given the input widths, None when unknown;
-        ValueError when the inputs cannot feed this box. Elementwise boxes keep the width."""
+        """The output width (number of columns) given the input widths, None when unknown
+        (as for images, which have no single width); ValueError when the inputs cannot feed
+        this box. Elementwise boxes keep the width."""
         return widths[0]
 
     # -- parameters ---------------------------------------------------------------------
@@ -162,10 +165,14 @@ class Module(abc.ABC):
             raise RuntimeError(f"bprop of {self!r} called before fprop: run fprop on a batch first")
         return self._forward
 
-    def _as_input(self, x, name: str = "input", dtype=None) -> np.ndarray:
-        """``x`` as a C-contiguous 2-D float batch, in ``dtype`` (default: its own float dtype,
-        or the configured dtype for integer input)."""
-        x = check_array(f"{type(self).__name__} {name}", x, ndim=2)
+    def _as_input(self, x, name: str = "input", dtype=None, ndim: int | None = 2) -> np.ndarray:
+        """``x`` as a C-contiguous float batch of ``ndim`` dimensions (2: rows of features, 4:
+        images (n, channels, height, width); None: any rank (n, ...), at least 1), in
+        ``dtype`` (default: its own float dtype, or the configured dtype for integer input)."""
+        x = check_array(f"{type(self).__name__} {name}", x, ndim=ndim)
+        if x.ndim == 0:
+            raise ValueError(f"{type(self).__name__} {name} must be a batch (n, ...), "
+                             f"got a scalar")
         if dtype is None:
             dtype = x.dtype if x.dtype.kind == "f" else float_dtype(None)
         return np.ascontiguousarray(x, dtype=dtype)

@@ -17,6 +17,15 @@ from .activations import (
     threshold,
     threshold_derivative,
 )
+from .conv import (
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    conv2d_backward_input,
+    conv2d_backward_params,
+    conv2d_forward,
+    max_pool2d_backward,
+    max_pool2d_forward,
+)
 from .dense import (
     adam_learning_rate,
     adam_step,
