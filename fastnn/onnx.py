@@ -122,6 +122,8 @@ def _write_graph(model, graph, X, outputs):
     """Write the nodes computing ``model``'s outputs from the input named ``X`` into
     ``graph``; ``outputs`` maps each name of :func:`_output_names` to the name its tensor
     must have."""
+    from onnx import TensorProto
+
     dtype = graph.dtype
     kind = _kind(model)
 
@@ -149,7 +151,7 @@ def _write_graph(model, graph, X, outputs):
     if kind == "classifier" and model._multilabel:
         graph.add("Identity", [out], output=outputs["probabilities"])
         above = graph.add("Greater", [out, graph.constant("half", np.array(0.5, dtype))])
-        graph.add("Cast", [above], output=outputs["label"], to=7)  # 7: INT64
+        graph.add("Cast", [above], output=outputs["label"], to=TensorProto.INT64)
         return
     table = _label_table(model.classes_)
     if _score_columns(model) == 1:
@@ -161,7 +163,7 @@ def _write_graph(model, graph, X, outputs):
         graph.add("Concat", [other, out], output=outputs["probabilities"], axis=1)
         above = graph.add("Greater", [out, graph.constant("threshold",
                                                           np.array(threshold, dtype))])
-        index = graph.add("Reshape", [graph.add("Cast", [above], to=7),
+        index = graph.add("Reshape", [graph.add("Cast", [above], to=TensorProto.INT64),
                                       graph.constant("rows", np.array([-1], np.int64))])
         # a one-class fit has a single class: both indices name it
         table = table[[0, -1]]

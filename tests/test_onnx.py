@@ -33,6 +33,7 @@ CASES = {
     "binary-relu": (MLPClassifier(**MLP), y2),
     "multiclass-tanh": (MLPClassifier(activation="tanh", **MLP), y3),
     "strings-logistic": (MLPClassifier(activation="logistic", **MLP), y_names),
+    "one-class": (MLPClassifier(**MLP), np.full(len(X), 7)),
     "multilabel-identity": (MLPClassifier(activation="identity", **MLP), Y_multilabel),
     "regressor-one-target": (MLPRegressor(**MLP), targets[:, 0]),
     "regressor-two-targets": (MLPRegressor(activation="tanh", **MLP), targets),
