@@ -42,7 +42,7 @@ root_doc = "index"
 # The markdown pages written next to this file: the ones listed in PAGES are part of the
 # site; any other docs/*.md is a working note of the developers, kept out of the build.
 PAGES = {"architecture.md", "lecture-map.md", "flow-graph.md", "performance.md",
-         "reliability.md"}
+         "reliability.md", "deploy.md"}
 exclude_patterns = ["_build", "sphinxext"]
 exclude_patterns += [p.name for p in HERE.glob("*.md") if p.name not in PAGES]
 
