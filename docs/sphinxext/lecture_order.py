@@ -11,6 +11,7 @@ LECTURE_ORDER = (
     "plot_initialisation.py",
     "plot_l1_l2.py",
     "plot_digits.py",
+    "plot_cnn_digits.py",
 )
 
 

@@ -2,8 +2,8 @@
 
 The contract's functions are those of :class:`fastnn._compiled.CompiledOps` (argument checks
 shared with every backend) over the ``@njit`` kernels of this package (``activations``,
-``losses``, ``dense``, ``mlp``, ``perceptron``, ``risk``, ``conv``). Kernels are compiled at first
-call, specialised per dtype (float32 computes in float32) and cached on disk (see
+``losses``, ``dense``, ``mlp``, ``perceptron``, ``risk``, ``conv``). Kernels are compiled at
+first call, specialised per dtype (float32 computes in float32) and cached on disk (see
 :mod:`fastnn._numba._jit`), so a new process loads them instead of compiling. The per-layer
 arrays of a network are passed as tuples padded to ``MAX_DEPTH`` entries, so one compiled
 whole-network kernel serves every network of up to ``MAX_DEPTH`` layers (deeper networks get

@@ -130,7 +130,7 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
     n_iter_ : int
         Epochs run by the last call (the most of any perceptron).
     t_ : float
-        As scikit-learn: 1 + n_iter_ * n_samples after a ``fit``, each ``partial_fit`` adding
+        As scikit-learn: 1 + ``n_iter_`` * n_samples after a ``fit``, each ``partial_fit`` adding
         n_samples (the rows of the call, held out ones included).
     """
 
