@@ -38,7 +38,8 @@ for margin in MARGINS:
     for seed in SEEDS:
         X, y, w_star, b_star = datasets.linearly_separable(N_SAMPLES, DIMENSION, margin,
                                                            random_state=seed)
-        perceptron = Perceptron(max_iter=10_000, random_state=seed).fit(X, y)
+        # tol=None: the lecture's algorithm, epochs until one makes no mistake
+        perceptron = Perceptron(max_iter=10_000, tol=None, random_state=seed).fit(X, y)
         n_updates = int(perceptron.n_updates_.sum())
         X1 = np.column_stack([X, np.ones(len(X))])        # the bias as a constant input
         u = np.append(w_star, b_star) / np.hypot(1.0, b_star)  # unit-norm separator of (X_i, 1)
@@ -74,7 +75,7 @@ ax_bound.legend()
 # margin: its line (solid) separates the data, and generally differs from the one the data
 # was drawn from (dashed).
 X, y, w_star, b_star = datasets.linearly_separable(N_SAMPLES, 2, MARGINS[0], random_state=0)
-perceptron = Perceptron(random_state=0).fit(X, y)
+perceptron = Perceptron(tol=None, random_state=0).fit(X, y)
 w, b = perceptron.coef_[0], perceptron.intercept_[0]   # w.x + b > 0 predicts classes_[1] = +1
 print(f"margin {MARGINS[0]}: {perceptron.n_updates_.sum()} updates in {perceptron.n_iter_} epochs, "
       f"training errors {np.sum(perceptron.predict(X) != y)}")
