@@ -780,7 +780,9 @@ class LogisticRegression(ClassifierNetwork):
     alpha : float, default=1e-4
         scikit-learn's MLP L2 term: 0.5 alpha ||w||^2 added to each batch's summed loss.
     batch_size : int or "auto", default=1
-        1 is the lecture's per-example SGD.
+        1 is the lecture's per-example SGD. A step's gradient is divided by its rows' weight
+        sum (scikit-learn's MLP rule), so with batches of one a row's sample (or class)
+        weight cancels from its step and only scales alpha's term: weights need batches.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, multiplying the sample weights (see :class:`MLPClassifier`).
 
