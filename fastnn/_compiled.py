@@ -22,10 +22,12 @@ dense_backward_input   grad_a, W, h_in, code, out
 dense_update           W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, nesterov
 forward                X, weights, biases (tuples), codes, loss, out
 sgd_epoch              X, Y, order, weights, biases, vel_W, vel_b (tuples), codes, loss, lr, l2,
-                       l1, momentum, nesterov -> summed objective
+                       l1, momentum, nesterov, sample_weight (None or 1-D), alpha -> summed
+                       objective
 minibatch_sgd_epoch    the same, then batch_size -> summed objective
 adam_epoch             X, Y, order, weights, biases, m_W, m_b, v_W, v_b (tuples), codes, loss,
-                       lr, l2, l1, beta_1, beta_2, epsilon, t -> summed objective
+                       lr, l2, l1, beta_1, beta_2, epsilon, t, sample_weight, alpha -> summed
+                       objective
 minibatch_adam_epoch   the same, then batch_size -> summed objective
 perceptron_epoch       X, y, w, b -> number of updates
 conv2d_forward         x, W, b, stride, padding, out
@@ -138,26 +140,28 @@ class CompiledOps:
             return 0.0
         total = kernel(e.X, e.Y, e.order, tuple(e.weights), tuple(e.biases), tuple(e.vel_W),
                        tuple(e.vel_b), _code_array(e.activations), e.loss, e.lr, e.l2, e.l1,
-                       e.momentum, e.nesterov, *extra)
+                       e.momentum, e.nesterov, e.sample_weight, e.alpha, *extra)
         return float(total) / e.order.shape[0]
 
     def sgd_epoch(self, X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr,
-                  l2=0.0, l1=0.0, momentum=0.0, nesterov=False):
+                  l2=0.0, l1=0.0, momentum=0.0, nesterov=False, sample_weight=None, alpha=0.0):
         """One epoch of per-example SGD over the rows ``order``, in one compiled call;
         parameters and velocities are updated in place. Returns the mean over the examples of
         the objective l + l2 Omega_2 + l1 Omega_1, each measured with the parameters before
-        the update it causes."""
+        the update it causes. ``sample_weight`` and ``alpha`` act as in the reference's
+        :func:`fastnn.reference.sgd_epoch`."""
         e = contract.check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
-                                 lr, l2, l1, momentum, nesterov)
+                                 lr, l2, l1, momentum, nesterov, sample_weight, alpha)
         return self._epoch(self._kernels.sgd_epoch, e)
 
     def minibatch_sgd_epoch(self, X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
-                            lr, l2=0.0, l1=0.0, momentum=0.0, nesterov=False, batch_size=32):
+                            lr, l2=0.0, l1=0.0, momentum=0.0, nesterov=False, batch_size=32,
+                            sample_weight=None, alpha=0.0):
         """One epoch of minibatch SGD: the rows of ``order`` ``batch_size`` at a time (the last
-        batch may be smaller), each step with the gradient averaged over the batch, in one
-        compiled call. Returns the mean per-example objective (see ``sgd_epoch``)."""
+        batch may be smaller), each step with the gradient averaged over the batch (weighted:
+        see ``sgd_epoch``), in one compiled call. Returns the mean per-example objective."""
         e = contract.check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
-                                 lr, l2, l1, momentum, nesterov)
+                                 lr, l2, l1, momentum, nesterov, sample_weight, alpha)
         batch_size = contract.check_batch_size(batch_size)
         return self._epoch(self._kernels.minibatch_sgd_epoch, e, batch_size)
 
@@ -166,25 +170,29 @@ class CompiledOps:
             return 0.0
         total = kernel(e.X, e.Y, e.order, tuple(e.weights), tuple(e.biases), tuple(e.m_W),
                        tuple(e.m_b), tuple(e.v_W), tuple(e.v_b), _code_array(e.activations),
-                       e.loss, e.lr, e.l2, e.l1, e.beta_1, e.beta_2, e.epsilon, e.t, *extra)
+                       e.loss, e.lr, e.l2, e.l1, e.beta_1, e.beta_2, e.epsilon, e.t,
+                       e.sample_weight, e.alpha, *extra)
         return float(total) / e.order.shape[0]
 
     def adam_epoch(self, X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activations, loss,
-                   lr, l2=0.0, l1=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8, t=0):
+                   lr, l2=0.0, l1=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8, t=0,
+                   sample_weight=None, alpha=0.0):
         """One epoch of per-example Adam over the rows ``order`` in one compiled call, ``t``
         steps taken before; parameters and moments are updated in place. Returns the mean
         per-example objective (see ``sgd_epoch``)."""
         e = contract.check_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b,
-                                      activations, loss, lr, l2, l1, beta_1, beta_2, epsilon, t)
+                                      activations, loss, lr, l2, l1, beta_1, beta_2, epsilon, t,
+                                      sample_weight, alpha)
         return self._adam(self._kernels.adam_epoch, e)
 
     def minibatch_adam_epoch(self, X, Y, order, weights, biases, m_W, m_b, v_W, v_b,
                              activations, loss, lr, l2=0.0, l1=0.0, beta_1=0.9, beta_2=0.999,
-                             epsilon=1e-8, t=0, batch_size=32):
+                             epsilon=1e-8, t=0, batch_size=32, sample_weight=None, alpha=0.0):
         """One epoch of minibatch Adam (one step a batch of ``batch_size`` rows of ``order``),
         in one compiled call. Returns the mean per-example objective (see ``sgd_epoch``)."""
         e = contract.check_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b,
-                                      activations, loss, lr, l2, l1, beta_1, beta_2, epsilon, t)
+                                      activations, loss, lr, l2, l1, beta_1, beta_2, epsilon, t,
+                                      sample_weight, alpha)
         batch_size = contract.check_batch_size(batch_size)
         return self._adam(self._kernels.minibatch_adam_epoch, e, batch_size)
 

@@ -16,7 +16,8 @@ argument and the problem, or returns the arguments ready for computation:
 * **Values.** Data (inputs, targets, gradients passed in) must be finite. Parameters are not
   scanned: that scan would cost as much as a one-row forward pass, and a network with
   non-finite parameters gives non-finite outputs, which the training loop reports.
-* **Hyper-parameters.** ``lr > 0``; ``l2``, ``l1 >= 0``; ``momentum`` in [0, 1]; all finite.
+* **Hyper-parameters.** ``lr > 0``; ``l2``, ``l1``, ``alpha >= 0``; ``momentum`` in [0, 1];
+  all finite. An epoch's ``sample_weight`` is None or one finite weight >= 0 per row of X.
   They are returned as scalars of the computation's dtype, so that a float32 kernel never
   computes in float64.
 """
@@ -327,6 +328,25 @@ class EpochArguments(NamedTuple):
     momentum: np.floating
     nesterov: bool
     dtype: np.dtype
+    sample_weight: np.ndarray | None = None
+    alpha: np.floating = 0.0
+
+
+def check_epoch_weights(sample_weight, alpha, n: int, dtype):
+    """An epoch's ``(sample_weight, alpha)``: the weights None (every row weighs 1) or a
+    finite 1-D array of n entries >= 0, converted to ``dtype``; ``alpha`` finite and >= 0, a
+    scalar of ``dtype``. Unlike ``loss_gradient``'s weights, these may sum to zero (a step
+    whose rows all weigh zero has no data gradient)."""
+    alpha = np.dtype(dtype).type(check_positive("alpha", alpha, allow_zero=True))
+    if sample_weight is None:
+        return None, alpha
+    sample_weight = check_array("sample_weight", sample_weight, ndim=1)
+    if sample_weight.shape[0] != n:
+        raise ValueError(f"sample_weight has {sample_weight.shape[0]} entries but X has {n} "
+                         f"rows")
+    if (sample_weight < 0).any():
+        raise ValueError("sample_weight must hold weights >= 0")
+    return as_input(sample_weight, dtype), alpha
 
 
 def check_batch_size(batch_size) -> int:
@@ -369,15 +389,19 @@ def _check_state(what, name_W, state_W, name_b, state_b, weights, biases, dtype)
 
 
 def check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr, l2=0.0,
-                l1=0.0, momentum=0.0, nesterov=False) -> EpochArguments:
+                l1=0.0, momentum=0.0, nesterov=False, sample_weight=None,
+                alpha=0.0) -> EpochArguments:
     """Arguments of ``sgd_epoch`` and ``minibatch_sgd_epoch``: the data and network as every
-    epoch checks them, velocities shaped like their parameter, the hyper-parameters."""
+    epoch checks them, velocities shaped like their parameter, the hyper-parameters, the
+    sample weights and ``alpha`` (:func:`check_epoch_weights`)."""
     X, Y, order, act_codes, loss, dtype = _check_epoch_data(X, Y, order, weights, biases,
                                                             activations, loss)
     _check_state("velocity", "vel_W", vel_W, "vel_b", vel_b, weights, biases, dtype)
     hyper = check_hyper_parameters(dtype, lr, l2, l1, momentum)
+    nesterov = check_flag("nesterov", nesterov)
+    sample_weight, alpha = check_epoch_weights(sample_weight, alpha, X.shape[0], dtype)
     return EpochArguments(X, Y, order, list(weights), list(biases), list(vel_W), list(vel_b),
-                          act_codes, loss, *hyper, check_flag("nesterov", nesterov), dtype)
+                          act_codes, loss, *hyper, nesterov, dtype, sample_weight, alpha)
 
 
 class AdamArguments(NamedTuple):
@@ -403,14 +427,17 @@ class AdamArguments(NamedTuple):
     epsilon: np.floating
     t: int
     dtype: np.dtype
+    sample_weight: np.ndarray | None = None
+    alpha: np.floating = 0.0
 
 
 def check_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activations, loss, lr,
                      l2=0.0, l1=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                     t=0) -> AdamArguments:
+                     t=0, sample_weight=None, alpha=0.0) -> AdamArguments:
     """Arguments of ``adam_epoch`` and ``minibatch_adam_epoch``: the data and network as every
     epoch checks them, the moments shaped like their parameter, lr > 0, l2 and l1 >= 0,
-    beta_1 and beta_2 in [0, 1), epsilon > 0, t a count of steps >= 0."""
+    beta_1 and beta_2 in [0, 1), epsilon > 0, t a count of steps >= 0, the sample weights
+    and ``alpha`` (:func:`check_epoch_weights`)."""
     X, Y, order, act_codes, loss, dtype = _check_epoch_data(X, Y, order, weights, biases,
                                                             activations, loss)
     _check_state("first moment", "m_W", m_W, "m_b", m_b, weights, biases, dtype)
@@ -423,9 +450,10 @@ def check_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activatio
     if (isinstance(t, (bool, np.bool_)) or not isinstance(t, (int, np.integer)) or t < 0):
         raise ValueError(f"t (the Adam steps already taken) must be an integer >= 0, got {t!r}")
     scalar = np.dtype(dtype).type
+    sample_weight, alpha = check_epoch_weights(sample_weight, alpha, X.shape[0], dtype)
     return AdamArguments(X, Y, order, list(weights), list(biases), list(m_W), list(m_b),
                          list(v_W), list(v_b), act_codes, loss, lr, l2, l1, scalar(beta_1),
-                         scalar(beta_2), scalar(epsilon), int(t), dtype)
+                         scalar(beta_2), scalar(epsilon), int(t), dtype, sample_weight, alpha)
 
 
 def check_perceptron_epoch(X, y, w, b):

@@ -53,10 +53,13 @@ def portable_labels(labels):
 
 
 def _encode(value):
-    """A hyper-parameter as a JSON value: tuples are tagged so they come back as tuples, NumPy
-    arrays become (nested) lists and NumPy scalars Python numbers."""
+    """A hyper-parameter as a JSON value: tuples and dicts are tagged so they come back as
+    they were (a dict's keys need not be strings: ``class_weight`` maps labels), NumPy arrays
+    become (nested) lists and NumPy scalars Python numbers."""
     if isinstance(value, tuple):
         return {"__tuple__": [_encode(v) for v in value]}
+    if isinstance(value, dict):
+        return {"__dict__": [[_encode(k), _encode(v)] for k, v in value.items()]}
     if isinstance(value, list):
         return [_encode(v) for v in value]
     if isinstance(value, np.ndarray) and value.dtype != object:
@@ -72,6 +75,8 @@ def _decode(value):
     """The inverse of :func:`_encode` (arrays come back as lists)."""
     if isinstance(value, dict) and "__tuple__" in value:
         return tuple(_decode(v) for v in value["__tuple__"])
+    if isinstance(value, dict) and "__dict__" in value:
+        return {_decode(k): _decode(v) for k, v in value["__dict__"]}
     if isinstance(value, list):
         return [_decode(v) for v in value]
     return value

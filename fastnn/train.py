@@ -188,14 +188,16 @@ class SGDSolver:
     def learning_rate(self):
         return self.schedule.learning_rate
 
-    def run(self, ops, net, X, Y, l2, l1, batch_size):
+    def run(self, ops, net, X, Y, l2, l1, batch_size, sample_weight=None, alpha=0.0):
         """One call over all the rows of (X, Y) in order; returns the mean objective."""
         args = (X, Y, np.arange(X.shape[0], dtype=np.int64), net.weights, net.biases, net.vel_W,
                 net.vel_b, list(net.activations), net.loss, self.schedule.learning_rate, l2, l1,
                 self.momentum, self.nesterov)
+        weighting = {} if sample_weight is None else dict(sample_weight=sample_weight,
+                                                         alpha=alpha)
         if batch_size == 1:
-            return ops.sgd_epoch(*args)
-        return ops.minibatch_sgd_epoch(*args, batch_size=batch_size)
+            return ops.sgd_epoch(*args, **weighting)
+        return ops.minibatch_sgd_epoch(*args, batch_size=batch_size, **weighting)
 
     def epoch_end(self, t):
         self.schedule.epoch_end(t)
@@ -213,16 +215,18 @@ class AdamSolver:
         self.learning_rate = float(learning_rate_init)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
-    def run(self, ops, net, X, Y, l2, l1, batch_size):
+    def run(self, ops, net, X, Y, l2, l1, batch_size, sample_weight=None, alpha=0.0):
         """One call over all the rows of (X, Y) in order; returns the mean objective."""
         n = X.shape[0]
         args = (X, Y, np.arange(n, dtype=np.int64), net.weights, net.biases, net.vel_W,
                 net.vel_b, net.sq_W, net.sq_b, list(net.activations), net.loss,
                 self.learning_rate, l2, l1, self.beta_1, self.beta_2, self.epsilon, net.steps)
+        weighting = {} if sample_weight is None else dict(sample_weight=sample_weight,
+                                                         alpha=alpha)
         if batch_size == 1:
-            value = ops.adam_epoch(*args)
+            value = ops.adam_epoch(*args, **weighting)
         else:
-            value = ops.minibatch_adam_epoch(*args, batch_size=batch_size)
+            value = ops.minibatch_adam_epoch(*args, batch_size=batch_size, **weighting)
         net.steps += -(-n // batch_size)
         return value
 
@@ -287,7 +291,7 @@ def _calls(n, batch_size, slicer):
 
 
 def run_epoch(solver, ops, net, X, Y, order, batch_size, l2=0.0, alpha=0.0, l1=0.0, *,
-              rows=None, slicer=None):
+              rows=None, slicer=None, sample_weight=None):
     """One epoch through the backend ``ops``'s fused epochs, in slices; returns the mean
     per-example objective (loss plus regulariser, see the contract's ``sgd_epoch``).
 
@@ -300,6 +304,9 @@ def run_epoch(solver, ops, net, X, Y, order, batch_size, l2=0.0, alpha=0.0, l1=0
     The L2 coefficient of a call is ``l2 + alpha / (2 m)`` with m its batch size: ``l2`` is
     the lecture's (gradient 2 l2 W at every step), ``alpha`` scikit-learn's (its penalty
     0.5 alpha ||W||^2 is added to each batch's summed loss before the mean is taken).
+    With ``sample_weight`` (one weight per row of ``X``), each slice's weights go to the
+    backend, which weighs the rows and divides by each batch's weight sum S, alpha's term
+    included (its L2 coefficient l2 + alpha / (2 S), see the contract's ``sgd_epoch``).
     """
     n = len(order)
     if slicer is None:
@@ -308,7 +315,12 @@ def run_epoch(solver, ops, net, X, Y, order, batch_size, l2=0.0, alpha=0.0, l1=0
     for start, stop, size in _calls(n, batch_size, slicer):
         picked = order[start:stop] if rows is None else rows[order[start:stop]]
         began = time.perf_counter()
-        value = solver.run(ops, net, X[picked], Y[picked], l2 + alpha / (2.0 * size), l1, size)
+        if sample_weight is None:
+            value = solver.run(ops, net, X[picked], Y[picked], l2 + alpha / (2.0 * size), l1,
+                               size)
+        else:
+            value = solver.run(ops, net, X[picked], Y[picked], l2, l1, size,
+                               sample_weight[picked], alpha)
         if size == batch_size:
             slicer.took(time.perf_counter() - began, stop - start)
         total += float(value) * (stop - start)
@@ -320,7 +332,8 @@ def run_epoch(solver, ops, net, X, Y, order, batch_size, l2=0.0, alpha=0.0, l1=0
 def run_epochs(ops, net, X, Y, *, max_epochs, history, schedule=None, rng=None, solver=None,
                orders=None, batch_size=1, l2=0.0, alpha=0.0, l1=0.0, momentum=0.0,
                nesterov=False, shuffle=True, tol=1e-4, n_iter_no_change=10, stop_early=True,
-               validation_score=None, callbacks=(), verbose=False, rows=None):
+               validation_score=None, callbacks=(), verbose=False, rows=None,
+               sample_weight=None):
     """Train ``net`` in place for up to ``max_epochs`` epochs; return True when a stopping
     rule ended training before ``max_epochs`` (the run "converged"), False otherwise.
 
@@ -370,6 +383,8 @@ def run_epochs(ops, net, X, Y, *, max_epochs, history, schedule=None, rng=None, 
     rows : ndarray of int or None
         The rows of ``X`` and ``Y`` to train on (None: all); the others are left alone, so a
         validation set needs no copy of the training rows.
+    sample_weight : ndarray or None
+        One weight >= 0 per row of ``X`` (None: all 1), see :func:`run_epoch`.
 
     Raises
     ------
@@ -405,7 +420,7 @@ def run_epochs(ops, net, X, Y, *, max_epochs, history, schedule=None, rng=None, 
             # overflow is reported below as a TrainingDivergedError, not as NumPy warnings
             with np.errstate(over="ignore", invalid="ignore"):
                 loss = run_epoch(solver, ops, net, X, Y, order, batch_size, l2, alpha, l1,
-                                 rows=rows, slicer=slicer)
+                                 rows=rows, slicer=slicer, sample_weight=sample_weight)
             seconds = time.perf_counter() - start
             if not (np.isfinite(loss) and net.is_finite()):
                 net.restore(interrupted_epoch[0])

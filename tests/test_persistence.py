@@ -331,3 +331,18 @@ def test_load_checks_the_rows_of_a_perceptron_against_its_classes(tmp_path):
 def test_the_edited_but_untouched_file_still_loads(good_file, tmp_path):
     edited(good_file, tmp_path / "same.npz", lambda arrays, header: None)
     assert type(load(tmp_path / "same.npz")) is MLPClassifier
+
+
+def test_a_class_weight_dict_comes_back_with_its_labels(tmp_path):
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = MLPClassifier((4,), max_iter=3, class_weight={0: 2.0, 1: 1.0},
+                              random_state=0).fit(X, y)
+    model.save(tmp_path / "model.npz")
+    loaded = load(tmp_path / "model.npz")
+    assert loaded.class_weight == {0: 2.0, 1: 1.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        loaded.set_params(warm_start=True).fit(X, y)

@@ -9,6 +9,7 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier as SklearnClassifier
 from sklearn.neural_network import MLPRegressor as SklearnRegressor
+from sklearn.utils.class_weight import compute_sample_weight
 
 from fastnn import available_backends
 from fastnn.estimators import MLPClassifier, MLPRegressor
@@ -28,11 +29,21 @@ def digits(n=300):
     return X[:n] / 16, y[:n]
 
 
-def both(Fastnn, Sklearn, X, y, **settings):
+def both(Fastnn, Sklearn, X, y, sample_weight=None, **settings):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return Fastnn(**settings).fit(X, y), Sklearn(**{k: v for k, v in settings.items()
-                                                        if k != "backend"}).fit(X, y)
+        theirs = Sklearn(**{k: v for k, v in settings.items() if k != "backend"})
+        return (Fastnn(**settings).fit(X, y, sample_weight=sample_weight),
+                theirs.fit(X, y, sample_weight=sample_weight))
+
+
+def sample_weights(n, zeros=True, seed=5):
+    """Weights in [0.5, 2), and some zeros (scikit-learn divides by a batch's weight sum, so
+    zeros only where no batch of one meets them)."""
+    weights = np.random.default_rng(seed).uniform(0.5, 2.0, n)
+    if zeros:
+        weights[::7] = 0
+    return weights
 
 
 def assert_same_fit(ours, theirs):
@@ -111,8 +122,9 @@ def test_every_scikit_learn_parameter_is_there_with_its_default():
         ours = Ours().get_params()
         for name, value in theirs.items():
             assert name in ours and ours[name] == value, name
-        assert {name for name in ours if name not in theirs} == {"l1", "backend", "dtype",
-                                                                 "n_jobs"}
+        extra = {"l1", "backend", "dtype", "n_jobs"} | (
+            {"class_weight"} if Ours is MLPClassifier else set())
+        assert {name for name in ours if name not in theirs} == extra
 
 
 @pytest.mark.parametrize("backend", available_backends())
@@ -130,3 +142,89 @@ def test_lbfgs_is_scikit_learns(backend, Ours, Theirs, target):
     for got, want in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * max(1.0, np.abs(want).max()))
     assert not hasattr(ours, "loss_curve_") and not hasattr(ours, "partial_fit")
+
+
+@pytest.mark.parametrize("backend", available_backends())
+@pytest.mark.parametrize("solver", ["sgd", "momentum", "adam"])
+@pytest.mark.parametrize("batch_size", [1, 32])   # 300 rows: the last batch of 32 is smaller
+def test_sample_weight_is_scikit_learns(backend, solver, batch_size):
+    X, y = digits()
+    weights = sample_weights(len(X), zeros=batch_size > 1)
+    ours, theirs = both(MLPClassifier, SklearnClassifier, X, y, sample_weight=weights,
+                        hidden_layer_sizes=(12,), activation="tanh", batch_size=batch_size,
+                        alpha=1e-2, max_iter=3, random_state=0, backend=backend,
+                        **SOLVERS[solver])
+    assert_same_fit(ours, theirs)
+    ours, theirs = both(MLPRegressor, SklearnRegressor, X, y / 9, sample_weight=weights,
+                        hidden_layer_sizes=(10,), activation="relu", batch_size=batch_size,
+                        alpha=1e-2, max_iter=3, random_state=1, backend=backend,
+                        **{**SOLVERS[solver], "learning_rate_init": 0.002})
+    assert_same_fit(ours, theirs)
+
+
+@pytest.mark.parametrize("backend", available_backends())
+@pytest.mark.parametrize("Ours, Theirs, target", [
+    (MLPClassifier, SklearnClassifier, lambda y: y),
+    (MLPRegressor, SklearnRegressor, lambda y: y / 9),
+])
+def test_sample_weight_with_lbfgs_is_scikit_learns(backend, Ours, Theirs, target):
+    X, y = digits()
+    ours, theirs = both(Ours, Theirs, X, target(y), sample_weight=sample_weights(len(X)),
+                        solver="lbfgs", hidden_layer_sizes=(12,), activation="tanh",
+                        alpha=1e-2, max_iter=15, random_state=0, backend=backend)
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-10)
+    for got, want in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-9 * max(1.0, np.abs(want).max()))
+
+
+def test_sample_weight_with_early_stopping_and_partial_fit_is_scikit_learns():
+    X, y = digits()
+    weights = sample_weights(len(X))
+    ours, theirs = both(MLPClassifier, SklearnClassifier, X, y, sample_weight=weights,
+                        hidden_layer_sizes=(8,), activation="logistic", max_iter=4,
+                        random_state=2, batch_size=25, learning_rate_init=0.01,
+                        early_stopping=True, validation_fraction=0.2, n_iter_no_change=2)
+    assert_same_fit(ours, theirs)
+    np.testing.assert_allclose(ours.validation_scores_, theirs.validation_scores_)
+    ours = MLPRegressor(hidden_layer_sizes=(8,), random_state=3, batch_size=50)
+    theirs = SklearnRegressor(hidden_layer_sizes=(8,), random_state=3, batch_size=50)
+    for _ in range(2):
+        ours.partial_fit(X, y / 9, sample_weight=weights)
+        theirs.partial_fit(X, y / 9, sample_weight=weights)
+    assert_same_fit(ours, theirs)
+    ours = MLPClassifier((8,), random_state=3, batch_size=50)
+    ours.partial_fit(X, y, classes=np.arange(10), sample_weight=weights)
+    theirs = SklearnClassifier((8,), random_state=3, batch_size=50)
+    theirs.partial_fit(X, y, classes=np.arange(10), sample_weight=weights)
+    assert_same_fit(ours, theirs)
+
+
+@pytest.mark.parametrize("class_weight", ["balanced", {0: 3.0, 1: 0.5, 7: 2.0}])
+@pytest.mark.parametrize("solver", ["sgd", "lbfgs"])
+def test_class_weight_is_its_sample_weights(class_weight, solver):
+    X, y = digits()
+    settings = dict(hidden_layer_sizes=(8,), solver=solver, max_iter=3, random_state=0,
+                    batch_size=32)
+    weights = sample_weights(len(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        by_class = MLPClassifier(class_weight=class_weight, **settings).fit(
+            X, y, sample_weight=weights)
+        by_row = MLPClassifier(**settings).fit(
+            X, y, sample_weight=weights * compute_sample_weight(class_weight, y))
+    for got, want in zip(by_class.coefs_ + by_class.intercepts_,
+                         by_row.coefs_ + by_row.intercepts_):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError, match="balanced"):
+        MLPClassifier(class_weight="balanced").partial_fit(X, y, classes=np.arange(10))
+
+
+def test_fit_and_partial_fit_take_scikit_learns_arguments_in_its_order():
+    import inspect
+
+    for Ours, Theirs in ((MLPClassifier, SklearnClassifier), (MLPRegressor, SklearnRegressor)):
+        for method in ("fit", "partial_fit"):
+            theirs = list(inspect.signature(getattr(Theirs, method)).parameters)
+            ours = list(inspect.signature(getattr(Ours, method)).parameters)
+            assert ours[:len(theirs)] == theirs, (Ours.__name__, method)

@@ -5,6 +5,10 @@ minibatch SGD, for float32 and float64 (fused ``floating``), each epoch one ``no
 A network arrives as tuples of C-contiguous arrays of one dtype (the wrappers check this);
 their data pointers are gathered once per call, and every buffer an epoch needs is allocated
 once per call, before the loop. Nothing is allocated per example and nothing raises.
+
+Sample weights and ``alpha`` follow the reference's rules (:mod:`fastnn.reference.mlp`): a
+step's summed gradient of weighted rows is divided by their weight sum S, its L2 coefficient
+is l2 + alpha / (2 S). The weights arrive as a pointer, NULL without weights.
 """
 import numpy as np
 
@@ -284,10 +288,30 @@ cdef inline void _update_first_layer(floating* W, floating* b, floating* vel_W, 
             a_next[j] = a_next[j] + b[j]
 
 
+cdef inline floating _weighted_example(const floating* sw, int64_t row, floating l2,
+                                       floating l2_plain, floating alpha, floating* grad,
+                                       Py_ssize_t n_out, floating* loss_value) noexcept nogil:
+    """A per-example step's L2 coefficient: l2 + alpha / (2 s), the weight cancelling from
+    the gradient; for a row of weight zero, l2, with its output gradient ``grad`` and its
+    ``loss_value`` zeroed."""
+    cdef Py_ssize_t j
+    cdef floating s
+    if sw == NULL:
+        return l2_plain
+    s = sw[row]
+    if s > 0:
+        return l2 + alpha / (2 * s)
+    for j in range(n_out):
+        grad[j] = 0
+    loss_value[0] = 0
+    return l2
+
+
 cdef double _sgd_epoch(const floating* X, const floating* Y, const int64_t* order,
                        Py_ssize_t n_order, Layers net, const int* codes, int loss,
                        floating lr, floating l2, floating l1, floating momentum, bint nesterov,
-                       floating** H, floating* f, floating* grad, floating* grad_below) noexcept nogil:
+                       const floating* sw, floating alpha, floating** H, floating* f,
+                       floating* grad, floating* grad_below) noexcept nogil:
     cdef Py_ssize_t t, k, L = net.n_layers
     cdef Py_ssize_t* n = net.sizes
     cdef floating** W = <floating**>net.W
@@ -299,6 +323,7 @@ cdef double _sgd_epoch(const floating* X, const floating* Y, const int64_t* orde
     cdef const floating* h_in
     cdef floating* swap
     cdef bint last
+    cdef floating loss_t, l2_t, l2_plain = l2 + alpha / 2
     cdef double total = 0
     for t in range(n_order):
         x = X + order[t] * n[0]
@@ -313,14 +338,17 @@ cdef double _sgd_epoch(const floating* X, const floating* Y, const int64_t* orde
             if k < L - 1:
                 activate_vector(H[k + 1], n[k + 1], codes[k])
             h_in = H[k + 1]
-        total += output_loss_grad_row(H[L], Y + order[t] * n[L], n[L], loss, f, grad)
-        total += _penalty(net, l2, l1, grad_below)
+        loss_t = output_loss_grad_row(H[L], Y + order[t] * n[L], n[L], loss, f, grad)
+        l2_t = _weighted_example(sw, order[t], l2, l2_plain, alpha, grad, n[L], &loss_t)
+        total += loss_t
+        total += _penalty(net, l2_t, l1, grad_below)
         # backpropagation: each layer passes its gradient below with its weights before the
         # update; the first layer has no layer below to pass to. The velocity is written on
         # the last example (with momentum 0 only that one is observable).
         for k in range(L - 1, 0, -1):
             _backward_update_example(W[k], b[k], vel_W[k], vel_b[k], H[k], grad, n[k], n[k + 1],
-                                     lr, l2, l1, momentum, nesterov, last, codes[k - 1], grad_below)
+                                     lr, l2_t, l1, momentum, nesterov, last, codes[k - 1],
+                                     grad_below)
             swap = grad
             grad = grad_below
             grad_below = swap
@@ -328,16 +356,20 @@ cdef double _sgd_epoch(const floating* X, const floating* Y, const int64_t* orde
         x_next = NULL
         if not last:
             x_next = X + order[t + 1] * n[0]
-        _update_first_layer(W[0], b[0], vel_W[0], vel_b[0], x, grad, n[0], n[1], lr, l2, l1,
+        _update_first_layer(W[0], b[0], vel_W[0], vel_b[0], x, grad, n[0], n[1], lr, l2_t, l1,
                             momentum, nesterov, last, x_next, H[1])
     return total
 
 
 def sgd_epoch(const floating[:, ::1] X, const floating[:, ::1] Y, const int64_t[::1] order,
               tuple weights, tuple biases, tuple vel_W, tuple vel_b, const int[::1] codes, int loss,
-              double lr, double l2, double l1, double momentum, bint nesterov):
-    """One epoch of per-example SGD, in place; returns the loss summed over the examples."""
+              double lr, double l2, double l1, double momentum, bint nesterov, sample_weight,
+              double alpha):
+    """One epoch of per-example SGD, in place; returns the loss summed over the examples.
+    ``sample_weight`` is None or a C-contiguous array of X's dtype."""
     cdef _Network net = _Network(weights, biases, vel_W, vel_b)
+    cdef const floating[::1] sw_view
+    cdef const floating* sw = NULL
     cdef Py_ssize_t k, L = net.layers.n_layers, width = net.layers.widest
     # one example's layer outputs H[1..L], then f, grad and grad_below
     cdef floating[::1] work = np.zeros(net.hidden_units() + 3 * width + 1,
@@ -345,6 +377,9 @@ def sgd_epoch(const floating[:, ::1] X, const floating[:, ::1] Y, const int64_t[
     cdef floating** H = <floating**>PyMem_Malloc((L + 1) * sizeof(floating*))
     cdef floating* p = &work[0]
     cdef double total = 0
+    if sample_weight is not None:
+        sw_view = sample_weight
+        sw = &sw_view[0]
     if H == NULL:
         raise MemoryError()
     try:
@@ -357,7 +392,7 @@ def sgd_epoch(const floating[:, ::1] X, const floating[:, ::1] Y, const int64_t[
                 total = _sgd_epoch(&X[0, 0], &Y[0, 0], &order[0], order.shape[0], net.layers,
                                    &codes[0] if codes.shape[0] else NULL, loss, <floating>lr,
                                    <floating>l2, <floating>l1, <floating>momentum, nesterov,
-                                   H, p, p + width, p + 2 * width)
+                                   sw, <floating>alpha, H, p, p + width, p + 2 * width)
     finally:
         PyMem_Free(H)
     return total
@@ -370,8 +405,10 @@ cdef inline void _update_batch(floating* W, floating* b, floating* vel_W, floati
                                const floating* h_in, const floating* grad_a, Py_ssize_t n_rows,
                                Py_ssize_t n_in, Py_ssize_t n_out, floating lr, floating l2,
                                floating l1, floating momentum, bint nesterov, bint write_velocity,
-                               floating* grad_W, floating* grad_b) noexcept nogil:
-    """W <- W - lr (h_in^T grad_a / n_rows + decay) with momentum, b likewise (no decay)."""
+                               floating* grad_W, floating* grad_b,
+                               floating divisor) noexcept nogil:
+    """W <- W - lr (h_in^T grad_a / divisor + decay) with momentum, b likewise (no decay);
+    the divisor is the number of rows, or their weight sum."""
     cdef Py_ssize_t r, j
     for j in range(n_out):
         grad_b[j] = 0
@@ -380,24 +417,28 @@ cdef inline void _update_batch(floating* W, floating* b, floating* vel_W, floati
             grad_b[j] += grad_a[r * n_out + j]
     if momentum == 0 and l2 == 0 and l1 == 0 and not write_velocity:
         # the plain step is one gemm accumulating into W
-        gemm(c'T', c'N', n_in, n_out, n_rows, -lr / <floating>n_rows, h_in, n_in, grad_a, n_out,
+        gemm(c'T', c'N', n_in, n_out, n_rows, -lr / divisor, h_in, n_in, grad_a, n_out,
              1, W, n_out)
     else:
         gemm(c'T', c'N', n_in, n_out, n_rows, 1, h_in, n_in, grad_a, n_out, 0, grad_W, n_out)
-        sgd_step_vector(W, vel_W, grad_W, n_rows, True, n_in * n_out, lr, l2, l1, momentum,
+        sgd_step_vector(W, vel_W, grad_W, divisor, True, n_in * n_out, lr, l2, l1, momentum,
                         nesterov, write_velocity)
-    sgd_step_vector(b, vel_b, grad_b, n_rows, True, n_out, lr, 0, 0, momentum, nesterov,
+    sgd_step_vector(b, vel_b, grad_b, divisor, True, n_out, lr, 0, 0, momentum, nesterov,
                     write_velocity)
 
 
 cdef double _forward_batch(const floating* X, const floating* Y, const int64_t* order,
                            Py_ssize_t start, Py_ssize_t m, Layers net, const int* codes,
                            int loss, floating* X_batch, floating* Y_batch, floating** A,
-                           floating* f, floating* grad) noexcept nogil:
+                           floating* f, floating* grad, const floating* sw, floating alpha,
+                           floating l2, floating* divisor, floating* l2_step) noexcept nogil:
     """The batch of rows order[start:start + m] gathered into contiguous rows, propagated
-    forward (layer outputs in A[1..L]) and through the fused output (its gradient in grad);
-    returns the batch's summed loss."""
-    cdef Py_ssize_t r, k, L = net.n_layers
+    forward (layer outputs in A[1..L]) and through the fused output (its gradient in grad,
+    each row's scaled by its weight); returns the batch's objective summed over its rows and
+    writes the gradients' divisor and the step's L2 coefficient, by the reference's rules."""
+    cdef Py_ssize_t r, j, k, L = net.n_layers
+    cdef floating s, weight_sum = 0
+    cdef double weighted = 0
     cdef Py_ssize_t* n = net.sizes
     cdef floating** W = <floating**>net.W
     cdef floating** b = <floating**>net.b
@@ -411,10 +452,27 @@ cdef double _forward_batch(const floating* X, const floating* Y, const int64_t* 
         _add_bias_and_activate(A[k + 1], b[k], m, n[k + 1], codes[k] if k < L - 1 else 0,
                                k < L - 1)
         h_in = A[k + 1]
+    if sw == NULL:
+        for r in range(m):
+            total += output_loss_grad_row(A[L] + r * n[L], Y_batch + r * n[L], n[L], loss,
+                                          f + r * n[L], grad + r * n[L])
+        divisor[0] = <floating>m
+        l2_step[0] = l2 + alpha / (2 * <floating>m)
+        return total
     for r in range(m):
-        total += output_loss_grad_row(A[L] + r * n[L], Y_batch + r * n[L], n[L], loss,
-                                      f + r * n[L], grad + r * n[L])
-    return total
+        s = sw[order[start + r]]
+        weighted += <double>s * <double>output_loss_grad_row(
+            A[L] + r * n[L], Y_batch + r * n[L], n[L], loss, f + r * n[L], grad + r * n[L])
+        for j in range(n[L]):
+            grad[r * n[L] + j] = s * grad[r * n[L] + j]
+        weight_sum += s
+    if weight_sum == 0:
+        divisor[0] = 1
+        l2_step[0] = l2
+        return 0
+    divisor[0] = weight_sum
+    l2_step[0] = l2 + alpha / (2 * weight_sum)
+    return (<double>m / <double>weight_sum) * weighted
 
 
 cdef class _BatchBuffers:
@@ -468,7 +526,8 @@ cdef class _BatchBuffers:
 cdef double _minibatch_epoch(const floating* X, const floating* Y, const int64_t* order,
                              Py_ssize_t n_order, Py_ssize_t batch_size, Layers net,
                              const int* codes, int loss, floating lr, floating l2, floating l1,
-                             floating momentum, bint nesterov, floating* X_batch,
+                             floating momentum, bint nesterov, const floating* sw,
+                             floating alpha, floating* X_batch,
                              floating* Y_batch, floating** A, floating* f, floating* grad,
                              floating* grad_below, floating* grad_W, floating* grad_b) noexcept nogil:
     cdef Py_ssize_t start = 0, m, r, i, k, L = net.n_layers
@@ -477,12 +536,13 @@ cdef double _minibatch_epoch(const floating* X, const floating* Y, const int64_t
     cdef floating** b = <floating**>net.b
     cdef const floating* h_in
     cdef floating* swap
+    cdef floating divisor, l2_b
     cdef double total = 0
     while start < n_order:
         m = min(batch_size, n_order - start)
         total += _forward_batch(X, Y, order, start, m, net, codes, loss, X_batch, Y_batch, A, f,
-                                grad)
-        total += m * _penalty(net, l2, l1, grad_b)
+                                grad, sw, alpha, l2, &divisor, &l2_b)
+        total += m * _penalty(net, l2_b, l1, grad_b)
         for k in range(L - 1, -1, -1):
             h_in = X_batch if k == 0 else A[k]
             if k > 0:
@@ -492,8 +552,8 @@ cdef double _minibatch_epoch(const floating* X, const floating* Y, const int64_t
                 for i in range(m * n[k]):
                     grad_below[i] = grad_below[i] * derivative(A[k][i], codes[k - 1])
             _update_batch(W[k], b[k], <floating*>net.vel_W[k], <floating*>net.vel_b[k], h_in,
-                          grad, m, n[k], n[k + 1], lr, l2, l1, momentum, nesterov,
-                          start + m == n_order, grad_W, grad_b)
+                          grad, m, n[k], n[k + 1], lr, l2_b, l1, momentum, nesterov,
+                          start + m == n_order, grad_W, grad_b, divisor)
             swap = grad
             grad = grad_below
             grad_below = swap
@@ -504,8 +564,14 @@ cdef double _minibatch_epoch(const floating* X, const floating* Y, const int64_t
 def minibatch_sgd_epoch(const floating[:, ::1] X, const floating[:, ::1] Y,
                         const int64_t[::1] order, tuple weights, tuple biases, tuple vel_W,
                         tuple vel_b, const int[::1] codes, int loss, double lr, double l2,
-                        double l1, double momentum, bint nesterov, Py_ssize_t batch_size):
+                        double l1, double momentum, bint nesterov, sample_weight, double alpha,
+                        Py_ssize_t batch_size):
     """One epoch of minibatch SGD, in place; returns the loss summed over the examples."""
+    cdef const floating[::1] sw_view
+    cdef const floating* sw = NULL
+    if sample_weight is not None:
+        sw_view = sample_weight
+        sw = &sw_view[0]
     cdef _Network net = _Network(weights, biases, vel_W, vel_b)
     cdef _BatchBuffers buffers = _BatchBuffers(net, batch_size, order.shape[0],
                                                np.float32 if floating is float else np.float64)
@@ -516,7 +582,7 @@ def minibatch_sgd_epoch(const floating[:, ::1] X, const floating[:, ::1] Y,
             total = _minibatch_epoch(
                 &X[0, 0], &Y[0, 0], &order[0], order.shape[0], batch_size, net.layers,
                 &codes[0] if codes.shape[0] else NULL, loss, <floating>lr, <floating>l2,
-                <floating>l1, <floating>momentum, nesterov,
+                <floating>l1, <floating>momentum, nesterov, sw, <floating>alpha,
                 p + buffers.X_batch, p + buffers.Y_batch, <floating**>buffers.A, p + buffers.f,
                 p + buffers.grad, p + buffers.grad_below, p + buffers.grad_W,
                 p + buffers.grad_b)
@@ -529,7 +595,8 @@ def minibatch_sgd_epoch(const floating[:, ::1] X, const floating[:, ::1] Y,
 cdef double _adam_epoch(const floating* X, const floating* Y, const int64_t* order,
                         Py_ssize_t n_order, Layers net, const int* codes, int loss, double lr,
                         floating l2, floating l1, floating beta_1, floating beta_2,
-                        floating epsilon, int64_t t0, floating** H, floating* f, floating* grad,
+                        floating epsilon, int64_t t0, const floating* sw, floating alpha,
+                        floating** H, floating* f, floating* grad,
                         floating* grad_below) noexcept nogil:
     """Per-example Adam: for each example, forward propagation, then from the top layer down
     the gradient below (from each row of W before its update) and the Adam step of each row
@@ -546,7 +613,7 @@ cdef double _adam_epoch(const floating* X, const floating* Y, const int64_t* ord
     cdef const floating* h_in
     cdef floating* row
     cdef floating* swap
-    cdef floating s, lr_t
+    cdef floating s, lr_t, loss_t, l2_t, l2_plain = l2 + alpha / 2
     cdef double total = 0
     for t in range(n_order):
         x = X + order[t] * n[0]
@@ -556,8 +623,10 @@ cdef double _adam_epoch(const floating* X, const floating* Y, const int64_t* ord
             if k < L - 1:
                 activate_vector(H[k + 1], n[k + 1], codes[k])
             h_in = H[k + 1]
-        total += output_loss_grad_row(H[L], Y + order[t] * n[L], n[L], loss, f, grad)
-        total += _penalty(net, l2, l1, grad_below)
+        loss_t = output_loss_grad_row(H[L], Y + order[t] * n[L], n[L], loss, f, grad)
+        l2_t = _weighted_example(sw, order[t], l2, l2_plain, alpha, grad, n[L], &loss_t)
+        total += loss_t
+        total += _penalty(net, l2_t, l1, grad_below)
         lr_t = <floating>adam_rate(lr, beta_1, beta_2, <double>(t0 + t + 1))
         for k in range(L - 1, -1, -1):
             h_in = x if k == 0 else H[k]
@@ -569,8 +638,8 @@ cdef double _adam_epoch(const floating* X, const floating* Y, const int64_t* ord
                         s += row[j] * grad[j]
                     grad_below[i] = s * derivative(h_in[i], codes[k - 1])
                 adam_step_vector(row, m_W[k] + i * n[k + 1], v_W[k] + i * n[k + 1], grad,
-                                 h_in[i], False, n[k + 1], lr_t, l2, l1, True, beta_1, beta_2,
-                                 epsilon)
+                                 h_in[i], False, n[k + 1], lr_t, l2_t, l1, True, beta_1,
+                                 beta_2, epsilon)
             adam_step_vector(b[k], m_b[k], v_b[k], grad, 1, False, n[k + 1], lr_t, 0, 0, False,
                              beta_1, beta_2, epsilon)
             swap = grad
@@ -582,16 +651,21 @@ cdef double _adam_epoch(const floating* X, const floating* Y, const int64_t* ord
 def adam_epoch(const floating[:, ::1] X, const floating[:, ::1] Y, const int64_t[::1] order,
                tuple weights, tuple biases, tuple m_W, tuple m_b, tuple v_W, tuple v_b,
                const int[::1] codes, int loss, double lr, double l2, double l1, double beta_1,
-               double beta_2, double epsilon, int64_t t):
+               double beta_2, double epsilon, int64_t t, sample_weight, double alpha):
     """One epoch of per-example Adam, in place, ``t`` steps taken before; returns the loss
     summed over the examples."""
     cdef _Network net = _Network(weights, biases, m_W, m_b, v_W, v_b)
+    cdef const floating[::1] sw_view
+    cdef const floating* sw = NULL
     cdef Py_ssize_t k, L = net.layers.n_layers, width = net.layers.widest
     cdef floating[::1] work = np.zeros(net.hidden_units() + 3 * width + 1,
                                        dtype=np.float32 if floating is float else np.float64)
     cdef floating** H = <floating**>PyMem_Malloc((L + 1) * sizeof(floating*))
     cdef floating* p = &work[0]
     cdef double total = 0
+    if sample_weight is not None:
+        sw_view = sample_weight
+        sw = &sw_view[0]
     if H == NULL:
         raise MemoryError()
     try:
@@ -604,8 +678,8 @@ def adam_epoch(const floating[:, ::1] X, const floating[:, ::1] Y, const int64_t
                 total = _adam_epoch(&X[0, 0], &Y[0, 0], &order[0], order.shape[0], net.layers,
                                     &codes[0] if codes.shape[0] else NULL, loss, lr,
                                     <floating>l2, <floating>l1, <floating>beta_1,
-                                    <floating>beta_2, <floating>epsilon, t, H, p, p + width,
-                                    p + 2 * width)
+                                    <floating>beta_2, <floating>epsilon, t, sw,
+                                    <floating>alpha, H, p, p + width, p + 2 * width)
     finally:
         PyMem_Free(H)
     return total
@@ -615,7 +689,8 @@ cdef double _minibatch_adam_epoch(const floating* X, const floating* Y, const in
                                   Py_ssize_t n_order, Py_ssize_t batch_size, Layers net,
                                   const int* codes, int loss, double lr, floating l2,
                                   floating l1, floating beta_1, floating beta_2,
-                                  floating epsilon, int64_t t0, floating* X_batch,
+                                  floating epsilon, int64_t t0, const floating* sw,
+                                  floating alpha, floating* X_batch,
                                   floating* Y_batch, floating** A, floating* f, floating* grad,
                                   floating* grad_below, floating* grad_W,
                                   floating* grad_b) noexcept nogil:
@@ -628,13 +703,13 @@ cdef double _minibatch_adam_epoch(const floating* X, const floating* Y, const in
     cdef floating** b = <floating**>net.b
     cdef const floating* h_in
     cdef floating* swap
-    cdef floating lr_t
+    cdef floating lr_t, divisor, l2_b
     cdef double total = 0
     while start < n_order:
         m = min(batch_size, n_order - start)
         total += _forward_batch(X, Y, order, start, m, net, codes, loss, X_batch, Y_batch, A, f,
-                                grad)
-        total += m * _penalty(net, l2, l1, grad_b)
+                                grad, sw, alpha, l2, &divisor, &l2_b)
+        total += m * _penalty(net, l2_b, l1, grad_b)
         step += 1
         lr_t = <floating>adam_rate(lr, beta_1, beta_2, <double>(t0 + step))
         for k in range(L - 1, -1, -1):
@@ -652,10 +727,10 @@ cdef double _minibatch_adam_epoch(const floating* X, const floating* Y, const in
             gemm(c'T', c'N', n[k], n[k + 1], m, 1, h_in, n[k], grad, n[k + 1], 0, grad_W,
                  n[k + 1])
             adam_step_vector(W[k], <floating*>net.vel_W[k], <floating*>net.sq_W[k], grad_W,
-                             <floating>m, True, n[k] * n[k + 1], lr_t, l2, l1, True, beta_1,
+                             divisor, True, n[k] * n[k + 1], lr_t, l2_b, l1, True, beta_1,
                              beta_2, epsilon)
             adam_step_vector(b[k], <floating*>net.vel_b[k], <floating*>net.sq_b[k], grad_b,
-                             <floating>m, True, n[k + 1], lr_t, 0, 0, False, beta_1, beta_2,
+                             divisor, True, n[k + 1], lr_t, 0, 0, False, beta_1, beta_2,
                              epsilon)
             swap = grad
             grad = grad_below
@@ -668,9 +743,15 @@ def minibatch_adam_epoch(const floating[:, ::1] X, const floating[:, ::1] Y,
                          const int64_t[::1] order, tuple weights, tuple biases, tuple m_W,
                          tuple m_b, tuple v_W, tuple v_b, const int[::1] codes, int loss,
                          double lr, double l2, double l1, double beta_1, double beta_2,
-                         double epsilon, int64_t t, Py_ssize_t batch_size):
+                         double epsilon, int64_t t, sample_weight, double alpha,
+                         Py_ssize_t batch_size):
     """One epoch of minibatch Adam, in place, ``t`` steps taken before; returns the loss
     summed over the examples."""
+    cdef const floating[::1] sw_view
+    cdef const floating* sw = NULL
+    if sample_weight is not None:
+        sw_view = sample_weight
+        sw = &sw_view[0]
     cdef _Network net = _Network(weights, biases, m_W, m_b, v_W, v_b)
     cdef _BatchBuffers buffers = _BatchBuffers(net, batch_size, order.shape[0],
                                                np.float32 if floating is float else np.float64)
@@ -681,7 +762,7 @@ def minibatch_adam_epoch(const floating[:, ::1] X, const floating[:, ::1] Y,
             total = _minibatch_adam_epoch(
                 &X[0, 0], &Y[0, 0], &order[0], order.shape[0], batch_size, net.layers,
                 &codes[0] if codes.shape[0] else NULL, loss, lr, <floating>l2, <floating>l1,
-                <floating>beta_1, <floating>beta_2, <floating>epsilon, t,
+                <floating>beta_1, <floating>beta_2, <floating>epsilon, t, sw, <floating>alpha,
                 p + buffers.X_batch, p + buffers.Y_batch, <floating**>buffers.A, p + buffers.f,
                 p + buffers.grad, p + buffers.grad_below, p + buffers.grad_W,
                 p + buffers.grad_b)

@@ -132,15 +132,15 @@ def sgd_step_kernel(param, grad, velocity, lr, l2, l1, momentum, nesterov):
 def dense_update_kernel(W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, nesterov):
     """Outer-product update of one layer with the gradient averaged over the batch's rows."""
     update_with_scratch(W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, nesterov,
-                        np.empty_like(W), np.empty_like(b))
+                        np.empty_like(W), np.empty_like(b), type(lr)(grad_a.shape[0]))
 
 
 @jit
 def update_with_scratch(W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, nesterov,
-                        grad_W, grad_b):
+                        grad_W, grad_b, n):
     """:func:`dense_update_kernel` with the gradients' buffers ``grad_W``, ``grad_b`` (of W's
-    and b's shapes) given, so that an epoch allocates them once."""
-    n = type(lr)(grad_a.shape[0])
+    and b's shapes) given, so that an epoch allocates them once, and the summed gradients
+    divided by ``n`` (in lr's dtype: the number of rows, or their weight sum)."""
     backward_params_kernel(grad_a, h_in, grad_W, grad_b)
     gW = grad_W.reshape(-1)
     for i in range(gW.shape[0]):
@@ -168,11 +168,10 @@ def adam_step_kernel(param, grad, m, v, lr_t, beta_1, beta_2, epsilon):
 
 @jit
 def adam_update_with_scratch(W, b, h_in, grad_a, m_W, m_b, v_W, v_b, lr_t, l2, l1, beta_1,
-                             beta_2, epsilon, grad_W, grad_b):
-    """One layer's Adam step from a batch: the gradient averaged over the rows plus, for W,
-    the regulariser's l2 2W + l1 sign W; ``grad_W``, ``grad_b`` are scratch of W's and b's
-    shapes."""
-    n = type(lr_t)(grad_a.shape[0])
+                             beta_2, epsilon, grad_W, grad_b, n):
+    """One layer's Adam step from a batch: the summed gradient divided by ``n`` (the number
+    of rows, or their weight sum) plus, for W, the regulariser's l2 2W + l1 sign W;
+    ``grad_W``, ``grad_b`` are scratch of W's and b's shapes."""
     zero = type(lr_t)(0)
     two = type(lr_t)(2)
     backward_params_kernel(grad_a, h_in, grad_W, grad_b)

@@ -15,6 +15,11 @@ An SGD step on one row of parameters follows the reference's ``sgd_step``: with 
 is the same whether or not v is stored, so the epochs store it only on their last example,
 where it is observable. The step's settings travel as one tuple ``rule = (lr, l2, l1,
 momentum, nesterov, write_velocity)``.
+
+Sample weights and ``alpha`` follow the reference's rules (:mod:`fastnn.reference.mlp`): a
+step's summed gradient of weighted rows is divided by their weight sum S, its L2 coefficient
+is l2 + alpha / (2 S). ``sample_weight`` is None or an array; numba compiles the two cases
+apart, so without weights the branches on it vanish.
 """
 import math
 
@@ -222,12 +227,27 @@ def _layer_buffers(weights, n_layers, rows, dtype_of):
 
 
 @jit
+def _weighted_example(sample_weight, t, l2, l2_plain, alpha, grad):
+    """A per-example step's (L2 coefficient, whether its loss counts): l2 + alpha / (2 s_t),
+    the weight cancelling from the gradient; for a row of weight zero, l2 and False, its
+    output gradient ``grad`` zeroed."""
+    if sample_weight is None:
+        return l2_plain, True
+    s = sample_weight[t]
+    if s > type(l2)(0):
+        return l2 + alpha / (type(l2)(2) * s), True
+    grad[:] = 0
+    return l2, False
+
+
+@jit
 def sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_codes, loss,
-                     lr, l2, l1, momentum, nesterov):
+                     lr, l2, l1, momentum, nesterov, sample_weight, alpha):
     """One epoch of per-example SGD over the rows ``order``; returns the summed objective. lr, l2,
-    l1 and momentum arrive in the parameters' dtype."""
+    l1, momentum and alpha arrive in the parameters' dtype."""
     n_layers = depth(act_codes)
     zero = type(lr)(0)
+    l2_plain = l2 + alpha / type(lr)(2)
     # layer k's output (the last: a^(L+1))
     hs, offsets = _layer_buffers(weights, n_layers, 1, X)
     grads = np.empty_like(hs)                        # gradient w.r.t. layer k's pre-activation
@@ -249,10 +269,14 @@ def sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_codes, loss
                 h_in = x if k == 0 else hs[offsets[k - 1]:offsets[k]]
                 forward_row(h_in, weights[k], biases[k], code, h)
         top = offsets[n_layers - 1]
-        total += output_row(hs[top:], Y[t], loss, f, grads[top:])
-        total += _penalty(weights, n_layers, l2, l1, acc)
+        value = output_row(hs[top:], Y[t], loss, f, grads[top:])
+        l2_t, counts = _weighted_example(sample_weight, t, l2, l2_plain, alpha, grads[top:])
+        if not counts:
+            value = zero
+        total += value
+        total += _penalty(weights, n_layers, l2_t, l1, acc)
         # backpropagation fused with the update, top layer first
-        rule = (lr, l2, l1, momentum, nesterov, momentum != zero or step == n - 1)
+        rule = (lr, l2_t, l1, momentum, nesterov, momentum != zero or step == n - 1)
         for k in range(n_layers - 1, 0, -1):
             g = grads[offsets[k]:offsets[k + 1]]
             _step_bias(biases[k], vel_b[k], g, rule)
@@ -290,10 +314,11 @@ def _gradient_scratch(weights, n_layers, X):
 
 @jit
 def _minibatch_forward(X, Y, order, start, m, weights, biases, act_codes, loss, Xb, Yb, F, hs,
-                       grads, offsets):
+                       grads, offsets, sample_weight, alpha, l2):
     """The batch of rows order[start:start + m] gathered into Xb, Yb, propagated forward
     (layer outputs into hs) and through the fused output (gradient into the last block of
-    grads); returns the batch's summed loss."""
+    grads, each row's scaled by its weight); returns the batch's (objective summed over its
+    rows, the gradients' divisor, the step's L2 coefficient) by the reference's rules."""
     n_layers = depth(act_codes)
     for r in range(m):
         Xb[r, :] = X[order[start + r]]
@@ -304,13 +329,25 @@ def _minibatch_forward(X, Y, order, start, m, weights, biases, act_codes, loss, 
         h_in = Xb[:m] if k == 0 else _block(hs, offsets, k - 1, m, n_in)
         dense_forward_kernel(h_in, weights[k], biases[k], code, _block(hs, offsets, k, m, width))
     top, width = n_layers - 1, weights[n_layers - 1].shape[1]
-    return output_loss_grad_kernel(_block(hs, offsets, top, m, width), Yb[:m], loss, F[:m],
-                                   _block(grads, offsets, top, m, width))
+    a, g = _block(hs, offsets, top, m, width), _block(grads, offsets, top, m, width)
+    if sample_weight is None:
+        value = output_loss_grad_kernel(a, Yb[:m], loss, F[:m], g)
+        return value, type(l2)(m), l2 + alpha / (type(l2)(2) * type(l2)(m))
+    weighted, total = 0.0, type(l2)(0)
+    for r in range(m):
+        s = sample_weight[order[start + r]]
+        weighted += float(s) * float(output_row(a[r], Yb[r], loss, F[r], g[r]))
+        for j in range(width):
+            g[r, j] = s * g[r, j]
+        total += s
+    if total == type(l2)(0):
+        return 0.0, type(l2)(1), l2
+    return (float(m) / float(total)) * weighted, total, l2 + alpha / (type(l2)(2) * total)
 
 
 @jit
 def minibatch_sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_codes, loss,
-                               lr, l2, l1, momentum, nesterov, batch_size):
+                               lr, l2, l1, momentum, nesterov, sample_weight, alpha, batch_size):
     """One epoch of minibatch SGD; returns the summed objective (loss + regulariser)."""
     n_layers = depth(act_codes)
     n = order.shape[0]
@@ -324,9 +361,11 @@ def minibatch_sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_c
     total = 0.0
     for start in range(0, n, batch_size):
         m = min(batch_size, n - start)
-        total += _minibatch_forward(X, Y, order, start, m, weights, biases, act_codes, loss,
-                                    Xb, Yb, F, hs, grads, offsets)
-        total += m * _penalty(weights, n_layers, l2, l1, grad_b)
+        value, divisor, l2_b = _minibatch_forward(X, Y, order, start, m, weights, biases,
+                                                  act_codes, loss, Xb, Yb, F, hs, grads, offsets,
+                                                  sample_weight, alpha, l2)
+        total += value
+        total += m * _penalty(weights, n_layers, l2_b, l1, grad_b)
         for k in range(n_layers - 1, -1, -1):
             n_in, width = weights[k].shape
             g = _block(grads, offsets, k, m, width)
@@ -334,9 +373,10 @@ def minibatch_sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_c
             if k > 0:  # with the weights before this layer's update
                 backward_input_kernel(g, weights[k], h_in, act_codes[k - 1],
                                       _block(grads, offsets, k - 1, m, n_in))
-            update_with_scratch(weights[k], biases[k], h_in, g, vel_W[k], vel_b[k], lr, l2, l1,
-                                momentum, nesterov, grad_W[:n_in * width].reshape((n_in, width)),
-                                grad_b[:width])
+            update_with_scratch(weights[k], biases[k], h_in, g, vel_W[k], vel_b[k], lr, l2_b,
+                                l1, momentum, nesterov,
+                                grad_W[:n_in * width].reshape((n_in, width)), grad_b[:width],
+                                divisor)
     return total
 
 
@@ -378,7 +418,7 @@ def _adam_row(W, M, V, i, grad_scale, g, rule, decay):
 
 @jit
 def adam_epoch_kernel(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, act_codes, loss,
-                      lr, l2, l1, beta_1, beta_2, epsilon, t):
+                      lr, l2, l1, beta_1, beta_2, epsilon, t, sample_weight, alpha):
     """One epoch of per-example Adam over the rows ``order``, ``t`` steps taken before;
     returns the summed objective."""
     n_layers = depth(act_codes)
@@ -387,6 +427,8 @@ def adam_epoch_kernel(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, act_code
     f = np.empty(weights[n_layers - 1].shape[1], dtype=X.dtype)
     acc = np.empty(_widest(weights, n_layers), dtype=X.dtype)
     one = type(lr)(1)
+    zero = type(lr)(0)
+    l2_plain = l2 + alpha / type(lr)(2)
     total = 0.0
     for step in range(order.shape[0]):
         row = order[step]
@@ -396,9 +438,13 @@ def adam_epoch_kernel(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, act_code
             h_in = x if k == 0 else hs[offsets[k - 1]:offsets[k]]
             forward_row(h_in, weights[k], biases[k], code, hs[offsets[k]:offsets[k + 1]])
         top = offsets[n_layers - 1]
-        total += output_row(hs[top:], Y[row], loss, f, grads[top:])
-        total += _penalty(weights, n_layers, l2, l1, acc)
-        rule = (adam_rate(lr, beta_1, beta_2, t + step + 1), l2, l1, beta_1, beta_2, epsilon)
+        value = output_row(hs[top:], Y[row], loss, f, grads[top:])
+        l2_t, counts = _weighted_example(sample_weight, row, l2, l2_plain, alpha, grads[top:])
+        if not counts:
+            value = zero
+        total += value
+        total += _penalty(weights, n_layers, l2_t, l1, acc)
+        rule = (adam_rate(lr, beta_1, beta_2, t + step + 1), l2_t, l1, beta_1, beta_2, epsilon)
         for k in range(n_layers - 1, -1, -1):
             g = grads[offsets[k]:offsets[k + 1]]
             n_b = biases[k].shape[0]
@@ -418,7 +464,8 @@ def adam_epoch_kernel(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, act_code
 
 @jit
 def minibatch_adam_epoch_kernel(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, act_codes,
-                                loss, lr, l2, l1, beta_1, beta_2, epsilon, t, batch_size):
+                                loss, lr, l2, l1, beta_1, beta_2, epsilon, t, sample_weight,
+                                alpha, batch_size):
     """One epoch of minibatch Adam, ``t`` steps taken before; returns the summed objective."""
     n_layers = depth(act_codes)
     n = order.shape[0]
@@ -432,9 +479,11 @@ def minibatch_adam_epoch_kernel(X, Y, order, weights, biases, m_W, m_b, v_W, v_b
     total = 0.0
     for step, start in enumerate(range(0, n, batch_size)):
         m = min(batch_size, n - start)
-        total += _minibatch_forward(X, Y, order, start, m, weights, biases, act_codes, loss,
-                                    Xb, Yb, F, hs, grads, offsets)
-        total += m * _penalty(weights, n_layers, l2, l1, grad_b)
+        value, divisor, l2_b = _minibatch_forward(X, Y, order, start, m, weights, biases,
+                                                  act_codes, loss, Xb, Yb, F, hs, grads, offsets,
+                                                  sample_weight, alpha, l2)
+        total += value
+        total += m * _penalty(weights, n_layers, l2_b, l1, grad_b)
         lr_t = adam_rate(lr, beta_1, beta_2, t + step + 1)
         for k in range(n_layers - 1, -1, -1):
             n_in, width = weights[k].shape
@@ -444,7 +493,7 @@ def minibatch_adam_epoch_kernel(X, Y, order, weights, biases, m_W, m_b, v_W, v_b
                 backward_input_kernel(g, weights[k], h_in, act_codes[k - 1],
                                       _block(grads, offsets, k - 1, m, n_in))
             adam_update_with_scratch(weights[k], biases[k], h_in, g, m_W[k], m_b[k], v_W[k],
-                                     v_b[k], lr_t, l2, l1, beta_1, beta_2, epsilon,
+                                     v_b[k], lr_t, l2_b, l1, beta_1, beta_2, epsilon,
                                      grad_W[:n_in * width].reshape((n_in, width)),
-                                     grad_b[:width])
+                                     grad_b[:width], divisor)
     return total

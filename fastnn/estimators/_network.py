@@ -10,7 +10,11 @@ rounding. Training runs in :func:`fastnn.train.run_epochs`; this layer converts:
 * the initial weights and biases are drawn as scikit-learn draws them: U(-r, r) with
   r = sqrt(6 / (fan_in + fan_out)) (sqrt(2 / ...) for the logistic activation), biases too;
 * each epoch's order is scikit-learn's cumulative shuffle of the rows, from the same
-  ``RandomState``.
+  ``RandomState``;
+* ``sample_weight`` (and ``class_weight``, turned into sample weights as scikit-learn's
+  other classifiers do) weighs each row's loss and gradient, each batch's summed gradient
+  and alpha's term divided by the batch's weight sum instead of its size, as scikit-learn's
+  MLP does; they travel with the rows of the early-stopping split, whose score is weighted.
 """
 from __future__ import annotations
 
@@ -27,8 +31,9 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import column_or_1d, validate_data
+from sklearn.utils.validation import _check_sample_weight, column_or_1d, validate_data
 
 from .. import _persistence, codes
 from ..backend import get_backend
@@ -92,22 +97,25 @@ def initial_network(sizes, activation, loss, random_state, dtype):
     return Network(weights, biases, tuple(codes_), int(loss))
 
 
-def data_loss(f, Y, loss):
+def data_loss(f, Y, loss, sample_weight=None):
     """The mean loss of the outputs ``f`` against the targets ``Y`` as scikit-learn reports
     it (its ``LOSS_FUNCTIONS``): probabilities clipped to [eps, 1 - eps] for the
     log-likelihoods, half the squared error averaged over outputs, half the Poisson
-    deviance."""
+    deviance; the mean over the rows weighted by ``sample_weight`` when given."""
     if loss in (codes.SOFTMAX_NLL, codes.LOGISTIC_NLL):
         eps = np.finfo(f.dtype).eps
         p = np.clip(f, eps, 1 - eps)
         if loss == codes.SOFTMAX_NLL:
-            return float(-np.sum(Y * np.log(p)) / len(f))
-        return float(-np.sum(Y * np.log(p) + (1 - Y) * np.log(1 - p)) / len(f))
-    if loss == codes.POISSON:
+            rows = -np.sum(Y * np.log(p), axis=1)
+        else:
+            rows = -np.sum(Y * np.log(p) + (1 - Y) * np.log(1 - p), axis=1)
+    elif loss == codes.POISSON:
         with np.errstate(divide="ignore", invalid="ignore"):
             log_ratio = np.where(Y > 0, np.log(np.where(Y > 0, Y, 1) / f), 0)
-        return float(np.sum(Y * log_ratio - Y + f) / len(f))
-    return float(0.5 * np.mean((Y - f) ** 2))
+        rows = np.sum(Y * log_ratio - Y + f, axis=1)
+    else:
+        rows = 0.5 * np.mean((Y - f) ** 2, axis=1)
+    return float(np.average(rows, weights=sample_weight))
 
 
 class BaseSGDNetwork(FastnnEstimator):
@@ -186,7 +194,7 @@ class BaseSGDNetwork(FastnnEstimator):
         return self.activation
 
     # ------------------------------------------------------------------ checks
-    def _prepare(self, X, y, incremental, classes=None):
+    def _prepare(self, X, y, incremental, classes=None, sample_weight=None):
         """Every check of a training call, before any work; returns what training needs."""
         self._validate_params()
         if self.n_jobs == 0:
@@ -208,11 +216,21 @@ class BaseSGDNetwork(FastnnEstimator):
         if y.ndim == 2 and y.shape[1] == 1:  # a column: one target, as scikit-learn warns
             y = column_or_1d(y, warn=True)
         dtype = X.dtype
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype,
+                                                 ensure_non_negative=True)
         Y = self._encode_targets(y, dtype, continuing, incremental, classes)
+        sample_weight = self._with_class_weight(sample_weight, y, incremental, dtype)
         if continuing and Y.shape[1] != self.coefs_[-1].shape[1]:
             raise ValueError(f"y has {Y.shape[1]} outputs but the fitted model has "
                              f"{self.coefs_[-1].shape[1]}")
-        return dict(X=X, y=y, Y=Y, hidden=hidden, ops=ops, dtype=dtype, continuing=continuing)
+        return dict(X=X, y=y, Y=Y, hidden=hidden, ops=ops, dtype=dtype, continuing=continuing,
+                    sample_weight=sample_weight)
+
+    def _with_class_weight(self, sample_weight, y, incremental, dtype):
+        """The sample weights of a training call (None: every row weighs 1); classifiers
+        multiply in their ``class_weight``."""
+        return sample_weight
 
     def _split(self, plan, random_state):
         """scikit-learn's early-stopping split, drawn from ``random_state`` after the initial
@@ -273,16 +291,18 @@ class BaseSGDNetwork(FastnnEstimator):
         """scikit-learn's ``solver="lbfgs"``: L-BFGS-B over the whole data set
         (:func:`fastnn.lbfgs.minimize_lbfgs`), its objective scikit-learn's (the L2 term
         0.5 alpha ||W||^2 / n); ``n_iter_`` and ``loss_`` as scikit-learn sets them."""
-        X, Y = plan["X"], plan["Y"]
+        X, Y, sample_weight = plan["X"], plan["Y"], plan["sample_weight"]
         random_state = legacy_random_state(self.random_state)
         net, history, solver = self._start_state(plan, False, random_state)
+        # scikit-learn divides alpha's term by the weight sum (the number of rows unweighted)
+        total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
         with _threads(self.n_jobs), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             n_iter, loss, _ = minimize_lbfgs(
                 plan["ops"], X, Y, net.weights, net.biases, list(net.activations), net.loss,
-                l2=float(self.alpha) / (2 * X.shape[0]), l1=float(self.l1),
-                max_iter=self.max_iter, max_fun=self.max_fun, tol=float(self.tol),
-                verbose=self.verbose)
+                l2=float(self.alpha) / (2 * total), l1=float(self.l1),
+                sample_weight=sample_weight, max_iter=self.max_iter, max_fun=self.max_fun,
+                tol=float(self.tol), verbose=self.verbose)
         if not (np.isfinite(loss) and net.is_finite()):
             raise TrainingDivergedError("Solver produced non-finite parameter weights. The "
                                         "input data may contain large values and need to be "
@@ -310,7 +330,8 @@ class BaseSGDNetwork(FastnnEstimator):
         validation_score = None
         if validation is not None:
             validation_score = partial(self._validation_score, X=X, y=plan["y"], Y=Y,
-                                       rows=validation, ops=plan["ops"], history=history)
+                                       rows=validation, ops=plan["ops"], history=history,
+                                       sample_weight=plan["sample_weight"])
         interrupted = False
         try:
             with _threads(self.n_jobs):
@@ -322,7 +343,7 @@ class BaseSGDNetwork(FastnnEstimator):
                     l1=float(self.l1), tol=float(self.tol),
                     n_iter_no_change=self.n_iter_no_change, stop_early=not incremental,
                     validation_score=validation_score, callbacks=tuple(callbacks or ()),
-                    verbose=self.verbose, rows=rows)
+                    verbose=self.verbose, rows=rows, sample_weight=plan["sample_weight"])
         except KeyboardInterrupt:
             if history.n_iter == 0:
                 raise  # no epoch completed: the caller puts the estimator back as it was
@@ -370,8 +391,9 @@ class BaseSGDNetwork(FastnnEstimator):
         self.n_outputs_ = net.weights[-1].shape[1]
         self.out_activation_ = _OUTPUT_ACTIVATION[net.loss]
 
-    def _fit(self, X, y, incremental, classes=None, callbacks=None):
-        return guarded(self, self._checked_fit, X, y, incremental, classes, callbacks)
+    def _fit(self, X, y, incremental, classes=None, callbacks=None, sample_weight=None):
+        return guarded(self, self._checked_fit, X, y, incremental, classes, callbacks,
+                       sample_weight)
 
     def _check_solver(self):
         """partial_fit exists for the stochastic solvers only, as in scikit-learn."""
@@ -380,11 +402,11 @@ class BaseSGDNetwork(FastnnEstimator):
                                  f"{self.solver} is not stochastic.")
         return True
 
-    def _checked_fit(self, X, y, incremental, classes, callbacks):
-        plan = self._prepare(X, y, incremental, classes)
+    def _checked_fit(self, X, y, incremental, classes, callbacks, sample_weight):
+        plan = self._prepare(X, y, incremental, classes, sample_weight)
         return self._train(plan, incremental, callbacks)
 
-    def fit(self, X, y, callbacks=None):
+    def fit(self, X, y, sample_weight=None, callbacks=None):
         """Train on (X, y) for up to ``max_iter`` epochs (continuing from the current weights
         with ``warm_start``).
 
@@ -405,6 +427,10 @@ class BaseSGDNetwork(FastnnEstimator):
             used as it is (float32 trains in float32); anything else is converted to float64.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels (classifiers) or target values (regressors).
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights >= 0 of the rows (None: all 1), as scikit-learn's MLP uses them: each
+            batch's gradient is the weighted sum of its rows' gradients plus alpha's term,
+            divided by the sum of its weights. A classifier's ``class_weight`` multiplies them.
         callbacks : sequence of callables, optional
             Each is called after every epoch with a :class:`fastnn.train.EpochInfo`; one
             returning True stops training.
@@ -436,7 +462,8 @@ class BaseSGDNetwork(FastnnEstimator):
         sklearn.exceptions.ConvergenceWarning
             When ``max_iter`` epochs ran before the stopping rule was met.
         """
-        return self._fit(X, y, incremental=False, callbacks=callbacks)
+        return self._fit(X, y, incremental=False, callbacks=callbacks,
+                         sample_weight=sample_weight)
 
     # ------------------------------------------------------------------ prediction
     def _output(self, X):
@@ -445,17 +472,21 @@ class BaseSGDNetwork(FastnnEstimator):
         net = self._network
         return self._ops().forward(X, net.weights, net.biases, net.activations, net.loss)
 
-    def _validation_score(self, net, X, y, Y, rows, ops, history, chunk=8192):
+    def _validation_score(self, net, X, y, Y, rows, ops, history, sample_weight=None,
+                          chunk=8192):
         """scikit-learn's validation score of ``net`` on the rows ``rows`` (accuracy, subset
-        accuracy for multilabel, or R^2), gathered ``chunk`` rows at a time rather than
-        copied whole; the validation loss is recorded in ``history.validation_losses``."""
+        accuracy for multilabel, or R^2, weighted by the rows' ``sample_weight`` when given),
+        gathered ``chunk`` rows at a time rather than copied whole; the validation loss is
+        recorded in ``history.validation_losses``."""
         f = np.concatenate([
             ops.forward(X[part], net.weights, net.biases, net.activations, net.loss)
             for part in np.array_split(rows, max(1, -(-len(rows) // chunk)))])
-        history.validation_losses.append(data_loss(f, Y[rows], net.loss))
+        weights = None if sample_weight is None else sample_weight[rows]
+        history.validation_losses.append(data_loss(f, Y[rows], net.loss, weights))
         if self._is_classifier:
-            return float(accuracy_score(y[rows], self._labels(f)))
-        return float(r2_score(y[rows], f[:, 0] if f.shape[1] == 1 else f))
+            return float(accuracy_score(y[rows], self._labels(f), sample_weight=weights))
+        return float(r2_score(y[rows], f[:, 0] if f.shape[1] == 1 else f,
+                              sample_weight=weights))
 
     # ------------------------------------------------------------------ persistence
     def _saved_state(self):
@@ -516,6 +547,22 @@ class ClassifierNetwork(ClassifierMixin, BaseSGDNetwork):
 
     _is_classifier = True
     _min_classes = 2
+    _parameter_constraints = {**BaseSGDNetwork._parameter_constraints,
+                              "class_weight": [dict, list, StrOptions({"balanced"}), None]}
+
+    def _with_class_weight(self, sample_weight, y, incremental, dtype):
+        """The sample weights times ``compute_sample_weight(class_weight, y)``, as
+        scikit-learn's other classifiers weigh classes ("balanced": by the call's y, which
+        ``partial_fit`` refuses, as scikit-learn's ``SGDClassifier``)."""
+        if self.class_weight is None:
+            return sample_weight
+        if incremental and self.class_weight == "balanced":
+            raise ValueError("class_weight 'balanced' is not supported for partial_fit: "
+                             "compute the weights once with sklearn.utils.class_weight."
+                             "compute_class_weight on the whole training set and pass them "
+                             "as a dict")
+        weights = compute_sample_weight(self.class_weight, y).astype(dtype)
+        return weights if sample_weight is None else sample_weight * weights
 
     def _encode_targets(self, y, dtype, continuing, incremental, classes):
         if y.ndim == 2 and y.shape[1] > 1:
@@ -558,14 +605,15 @@ class ClassifierNetwork(ClassifierMixin, BaseSGDNetwork):
         return self.classes_[f.argmax(axis=1)]
 
     @available_if(BaseSGDNetwork._check_solver)
-    def partial_fit(self, X, y, classes=None, callbacks=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None, callbacks=None):
         """One epoch on (X, y), continuing from the current weights (the same solver, its
         state carried on). The first call must give every class in ``classes``; no early
-        stopping nor convergence rule.
+        stopping nor convergence rule. ``sample_weight`` weighs the rows as in :meth:`fit`.
 
         Like :meth:`fit`, all or nothing: a call that raises (bad input, divergence,
         Ctrl-C) leaves the model as it was before it. ``n_iter_`` is 1 after it."""
-        return self._fit(X, y, incremental=True, classes=classes, callbacks=callbacks)
+        return self._fit(X, y, incremental=True, classes=classes, callbacks=callbacks,
+                         sample_weight=sample_weight)
 
     def predict_proba(self, X):
         """Probabilities: (n_samples, n_classes) with columns in ``classes_`` order, or the
@@ -602,10 +650,15 @@ class MLPClassifier(ClassifierNetwork):
     Softmax output and the negative log-likelihood for several classes; one logistic output
     unit and the binary NLL for two classes (and one per label for multilabel targets, a 0/1
     indicator matrix). Every parameter of scikit-learn's MLPClassifier, with its meaning and
-    default; fastnn adds ``l1``, ``backend``, ``dtype`` and ``n_jobs``.
+    default; fastnn adds ``class_weight``, ``l1``, ``backend``, ``dtype`` and ``n_jobs``.
 
     Parameters
     ----------{_MLP_DOC_PARAMETERS}
+    class_weight : dict, list of dicts, "balanced" or None, default=None
+        Weights of the classes, multiplying the sample weights as in scikit-learn's other
+        classifiers (:func:`sklearn.utils.class_weight.compute_sample_weight`); "balanced"
+        weighs each class by n_samples / (n_classes * its count), not in ``partial_fit``.
+
     Attributes
     ----------
     classes_ : ndarray
@@ -629,9 +682,10 @@ class MLPClassifier(ClassifierNetwork):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 l1=0.0, backend="auto", dtype=None, n_jobs=None):
+                 l1=0.0, backend="auto", dtype=None, n_jobs=None, class_weight=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
+        self.class_weight = class_weight
         super().__init__(
             solver=solver, alpha=alpha, l1=l1, batch_size=batch_size,
             learning_rate=learning_rate, learning_rate_init=learning_rate_init,
@@ -698,13 +752,14 @@ class MLPRegressor(RegressorMixin, BaseSGDNetwork):
         return codes.POISSON if self.loss == "poisson" else codes.HALF_SQUARED
 
     @available_if(BaseSGDNetwork._check_solver)
-    def partial_fit(self, X, y, callbacks=None):
+    def partial_fit(self, X, y, sample_weight=None, callbacks=None):
         """One epoch on (X, y), continuing from the current weights (the same solver, its
-        state carried on).
+        state carried on). ``sample_weight`` weighs the rows as in :meth:`fit`.
 
         Like :meth:`fit`, all or nothing: a call that raises (bad input, divergence,
         Ctrl-C) leaves the model as it was before it. ``n_iter_`` is 1 after it."""
-        return self._fit(X, y, incremental=True, callbacks=callbacks)
+        return self._fit(X, y, incremental=True, callbacks=callbacks,
+                         sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted values, shape (n_samples,) for one target, else (n_samples, n_outputs)."""
@@ -725,7 +780,11 @@ class LogisticRegression(ClassifierNetwork):
     alpha : float, default=1e-4
         scikit-learn's MLP L2 term: 0.5 alpha ||w||^2 added to each batch's summed loss.
     batch_size : int or "auto", default=1
-        1 is the lecture's per-example SGD.
+        1 is the lecture's per-example SGD. A step's gradient is divided by its rows' weight
+        sum (scikit-learn's MLP rule), so with batches of one a row's sample (or class)
+        weight cancels from its step and only scales alpha's term: weights need batches.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes, multiplying the sample weights (see :class:`MLPClassifier`).
 
     Attributes
     ----------
@@ -734,7 +793,7 @@ class LogisticRegression(ClassifierNetwork):
     classes_, coefs_, intercepts_, loss_, loss_curve_, n_iter_, t_ : as MLPClassifier
     """
 
-    _parameter_constraints = {k: v for k, v in BaseSGDNetwork._parameter_constraints.items()
+    _parameter_constraints = {k: v for k, v in ClassifierNetwork._parameter_constraints.items()
                               if k not in ("hidden_layer_sizes", "activation")}
 
     def __init__(self, *, solver="sgd", alpha=0.0001, batch_size=1, learning_rate="constant",
@@ -742,7 +801,8 @@ class LogisticRegression(ClassifierNetwork):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.0,
                  nesterovs_momentum=False, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 l1=0.0, backend="auto", dtype=None, n_jobs=None):
+                 l1=0.0, backend="auto", dtype=None, n_jobs=None, class_weight=None):
+        self.class_weight = class_weight
         super().__init__(
             solver=solver, alpha=alpha, l1=l1, batch_size=batch_size,
             learning_rate=learning_rate, learning_rate_init=learning_rate_init,

@@ -107,10 +107,12 @@ def dense_update(W, b, h_in, grad_a, vel_W, vel_b, lr, l2=0.0, l1=0.0, momentum=
     minibatch_step(W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, nesterov)
 
 
-def minibatch_step(W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, nesterov):
+def minibatch_step(W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, nesterov,
+                   divisor=None):
     """:func:`dense_update` on arguments already checked, for the epochs (values are not
-    checked again, so a NaN propagates as in every backend)."""
-    n = grad_a.shape[0]
+    checked again, so a NaN propagates as in every backend); the summed gradient is divided
+    by ``divisor`` (None: the number of rows; the epochs pass a batch's weight sum)."""
+    n = grad_a.shape[0] if divisor is None else divisor
     grad_W, grad_b = h_in.T @ grad_a, grad_a.sum(axis=0)
     sgd_step(W, grad_W / n, vel_W, lr, l2, l1, momentum, nesterov)
     sgd_step(b, grad_b / n, vel_b, lr, 0.0, 0.0, momentum, nesterov)

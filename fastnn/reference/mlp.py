@@ -101,8 +101,48 @@ def penalty(weights, l2, l1):
     return value
 
 
+WEIGHTS_DOC = """
+    **Sample weights and alpha.** With ``sample_weight`` (one weight s_t >= 0 per row of X;
+    None: all 1), a step over the batch I of rows weighs example t's loss and gradient by
+    s_t and divides the summed gradient by S_I = sum_{t in I} s_t instead of |I|:
+    grad = (1/S_I) sum_{t in I} s_t nabla l_t (for a per-example step the weight cancels:
+    grad = nabla l_t). ``alpha`` is scikit-learn's L2 term, 0.5 alpha ||W||^2 added to each
+    step's weighted summed loss before that division: the step's L2 coefficient is
+    l2_I = l2 + alpha / (2 S_I), while the lecture's ``l2`` and ``l1`` are not divided. A
+    step whose weights sum to zero has no data gradient and no alpha term (l2_I = l2). The
+    returned objective is (1/|order|) sum_I |I| (sum_{t in I} s_t l_t / S_I
+    + l2_I Omega_2 + l1 Omega_1), the weighted mean loss of each step's rows counted once per
+    row (0 for a step of zero weight), the regulariser at the parameters before the step;
+    without weights it is the plain mean per-example objective.
+"""
+
+
+def _step_terms(e, rows, losses, grad_a):
+    """A step's (objective summed over its rows, gradient at the output, divisor, l2): the
+    rows' weighted losses and gradients, S_I and l2_I of the module's weighting rules."""
+    m = len(rows)
+    if e.sample_weight is None:
+        return float(np.sum(losses)), grad_a, m, e.l2 + e.alpha / (2 * m)
+    s = e.sample_weight[rows]
+    total = s.sum()
+    if total == 0:
+        return 0.0, np.zeros_like(grad_a), 1, e.l2
+    value = (m / float(total)) * float(np.dot(s.astype(np.float64), losses))
+    return value, grad_a * s[:, None], total, e.l2 + e.alpha / (2 * total)
+
+
+def _output(e, rows, a):
+    """The fused output of a step's rows: (each row's loss, the gradient at the output)."""
+    f, grad_a = np.empty_like(a), np.empty_like(a)
+    if e.sample_weight is None:  # one call, so that the unweighted sums keep their rounding
+        return np.array([fused_output(a, e.Y[rows], e.loss, f, grad_a)]), grad_a
+    losses = np.array([fused_output(a[i:i + 1], e.Y[rows[i:i + 1]], e.loss, f[i:i + 1],
+                                    grad_a[i:i + 1]) for i in range(len(rows))])
+    return losses, grad_a
+
+
 def sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
-              lr, l2=0.0, l1=0.0, momentum=0.0, nesterov=False):
+              lr, l2=0.0, l1=0.0, momentum=0.0, nesterov=False, sample_weight=None, alpha=0.0):
     """One epoch of per-example SGD, written as the lecture's loop; parameters and
     velocities are updated in place. Returns the mean over the epoch of each example's
     regularised objective l(f(x^(t)), y^(t)) + l2 Omega_2 + l1 Omega_1, measured with the
@@ -113,15 +153,23 @@ def sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
         theta <- theta + alpha Delta
     """
     e = check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr, l2, l1,
-                    momentum, nesterov)
+                    momentum, nesterov, sample_weight, alpha)
     X, Y, act_codes, loss = e.X, e.Y, e.activations, e.loss
-    lr, l2, l1, momentum, nesterov = e.lr, e.l2, e.l1, e.momentum, e.nesterov
+    lr, l1, momentum, nesterov = e.lr, e.l1, e.momentum, e.nesterov
     total = 0.0
     for t in e.order:
         x, y = X[t:t + 1], Y[t:t + 1]
         hs = _fprop(x, weights, biases, act_codes)              # forward propagation
         f, grad_a = np.empty_like(hs[-1]), np.empty_like(hs[-1])
-        total += fused_output(hs[-1], y, loss, f, grad_a)   # nabla_a^(L+1) = -(e(y) - f(x))
+        value = fused_output(hs[-1], y, loss, f, grad_a)    # nabla_a^(L+1) = -(e(y) - f(x))
+        l2 = e.l2 + e.alpha / 2
+        if e.sample_weight is not None:                     # the weight cancels but for alpha
+            s = e.sample_weight[t]
+            if s > 0:
+                l2 = e.l2 + e.alpha / (2 * s)
+            else:
+                value, grad_a, l2 = 0.0, np.zeros_like(grad_a), e.l2
+        total += value
         total += penalty(weights, l2, l1)
         grads_W, grads_b = _bprop(hs, grad_a, weights, act_codes)
         for k in range(len(weights)):                           # theta <- theta + alpha Delta
@@ -131,23 +179,24 @@ def sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
 
 
 def minibatch_sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
-                        lr, l2=0.0, l1=0.0, momentum=0.0, nesterov=False, batch_size=32):
+                        lr, l2=0.0, l1=0.0, momentum=0.0, nesterov=False, batch_size=32,
+                        sample_weight=None, alpha=0.0):
     """One epoch of minibatch SGD: the rows of ``order`` taken ``batch_size`` at a time (the
     last batch may be smaller), each step using the gradient averaged over the batch I_t:
     w_{t+1} = w_t - alpha (1/|I_t|) sum_{i in I_t} nabla_i(w_t) (plus the regulariser's
     gradient, not averaged). Returns the mean per-example objective, as :func:`sgd_epoch`,
     the regulariser taken at the parameters before each batch's step."""
     e = check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr, l2, l1,
-                    momentum, nesterov)
+                    momentum, nesterov, sample_weight, alpha)
     batch_size = check_batch_size(batch_size)
-    X, Y, order, act_codes, loss = e.X, e.Y, e.order, e.activations, e.loss
-    lr, l2, l1, momentum, nesterov = e.lr, e.l2, e.l1, e.momentum, e.nesterov
+    X, order, act_codes = e.X, e.order, e.activations
+    lr, l1, momentum, nesterov = e.lr, e.l1, e.momentum, e.nesterov
     total = 0.0
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         hs = _fprop(X[rows], weights, biases, act_codes)
-        f, grad_a = np.empty_like(hs[-1]), np.empty_like(hs[-1])
-        total += fused_output(hs[-1], Y[rows], loss, f, grad_a)
+        value, grad_a, divisor, l2 = _step_terms(e, rows, *_output(e, rows, hs[-1]))
+        total += value
         total += len(rows) * penalty(weights, l2, l1)
         # walk down the layers: pass the gradient below with the weights *before* updating them
         for k in range(len(weights) - 1, -1, -1):
@@ -155,30 +204,31 @@ def minibatch_sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations,
             if k:
                 grad_below = (grad_a @ weights[k].T) * DERIVATIVE_FUNCTIONS[act_codes[k - 1]](hs[k])
             minibatch_step(weights[k], biases[k], hs[k], grad_a, vel_W[k], vel_b[k],
-                           lr, l2, l1, momentum, nesterov)
+                           lr, l2, l1, momentum, nesterov, divisor)
             grad_a = grad_below
     return total / max(len(order), 1)
 
 
 def adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activations, loss, lr,
-               l2=0.0, l1=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8, t=0):
+               l2=0.0, l1=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8, t=0,
+               sample_weight=None, alpha=0.0):
     """One epoch of per-example Adam: for each example in ``order``, backpropagation then one
     :func:`~fastnn.reference.adam_step` of every parameter, the gradient of weights including
     the regulariser's (l2 2W + l1 sign W). Parameters and moments are updated in place; ``t``
     is the number of Adam steps taken before this epoch (the epoch takes ``len(order)``).
     Returns the mean per-example objective, as :func:`sgd_epoch`."""
     e = check_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activations, loss,
-                         lr, l2, l1, beta_1, beta_2, epsilon, t)
+                         lr, l2, l1, beta_1, beta_2, epsilon, t, sample_weight, alpha)
     return _adam_epoch(e, 1)
 
 
 def minibatch_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activations, loss,
                          lr, l2=0.0, l1=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8, t=0,
-                         batch_size=32):
+                         batch_size=32, sample_weight=None, alpha=0.0):
     """One epoch of minibatch Adam: :func:`adam_epoch` with the gradient averaged over
     batches of ``batch_size`` rows of ``order`` (the last may be smaller), one step a batch."""
     e = check_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activations, loss,
-                         lr, l2, l1, beta_1, beta_2, epsilon, t)
+                         lr, l2, l1, beta_1, beta_2, epsilon, t, sample_weight, alpha)
     return _adam_epoch(e, check_batch_size(batch_size))
 
 
@@ -187,18 +237,28 @@ def _adam_epoch(e, batch_size):
     for step, start in enumerate(range(0, len(e.order), batch_size)):
         rows = e.order[start:start + batch_size]
         hs = _fprop(e.X[rows], e.weights, e.biases, e.activations)
-        f, grad_a = np.empty_like(hs[-1]), np.empty_like(hs[-1])
-        total += fused_output(hs[-1], e.Y[rows], e.loss, f, grad_a)
-        total += len(rows) * penalty(e.weights, e.l2, e.l1)
+        if batch_size == 1 and e.sample_weight is not None and e.sample_weight[rows[0]] > 0:
+            # a per-example step: the weight cancels from the gradient (as in sgd_epoch)
+            losses, grad_a = _output(e, rows, hs[-1])
+            value, divisor = float(losses[0]), 1
+            l2 = e.l2 + e.alpha / (2 * e.sample_weight[rows[0]])
+        else:
+            value, grad_a, divisor, l2 = _step_terms(e, rows, *_output(e, rows, hs[-1]))
+        total += value
+        total += len(rows) * penalty(e.weights, l2, e.l1)
         grads_W, grads_b = _bprop(hs, grad_a, e.weights, e.activations)  # before any update
         lr_t = adam_learning_rate(e.lr, e.beta_1, e.beta_2, e.t + step + 1)
         for k, (W, b) in enumerate(zip(e.weights, e.biases)):
-            grad_W = grads_W[k] / len(rows)
-            if e.l2:
-                grad_W = grad_W + e.l2 * l2_grad(W)
+            grad_W = grads_W[k] / divisor
+            if l2:
+                grad_W = grad_W + l2 * l2_grad(W)
             if e.l1:
                 grad_W = grad_W + e.l1 * l1_grad(W)
             adam_step(W, grad_W, e.m_W[k], e.v_W[k], lr_t, e.beta_1, e.beta_2, e.epsilon)
-            adam_step(b, grads_b[k] / len(rows), e.m_b[k], e.v_b[k], lr_t, e.beta_1, e.beta_2,
+            adam_step(b, grads_b[k] / divisor, e.m_b[k], e.v_b[k], lr_t, e.beta_1, e.beta_2,
                       e.epsilon)
     return total / max(len(e.order), 1)
+
+
+for _epoch in (sgd_epoch, minibatch_sgd_epoch, adam_epoch, minibatch_adam_epoch):
+    _epoch.__doc__ += WEIGHTS_DOC

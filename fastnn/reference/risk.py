@@ -14,18 +14,30 @@ import numpy as np
 
 from .. import codes
 from .._contract import check_loss_gradient
-from .losses import fused_output, log_softmax, logistic_nll, squared_loss
+from .losses import (
+    fused_output,
+    half_squared_loss,
+    log_softmax,
+    logistic_nll,
+    poisson_loss,
+    squared_loss,
+)
 from .mlp import _bprop, _fprop
 from .regularization import l1_grad, l1_penalty, l2_grad, l2_penalty
 
 
 def example_losses(a, Y, loss):
     """l(f(x^(t)), y^(t)) for each row t of the output pre-activations ``a``: -sum_j Y_j log
-    softmax(a)_j, the logistic NLL summed over outputs, or |y - a|^2 (identity output)."""
+    softmax(a)_j, the logistic NLL summed over outputs, half the Poisson deviance of
+    f = exp(a), or |y - a|^2 or its half (identity output)."""
     if loss == codes.SOFTMAX_NLL:
         return -np.sum(Y * log_softmax(a), axis=1)
     if loss == codes.LOGISTIC_NLL:
         return logistic_nll(a, Y)
+    if loss == codes.POISSON:
+        return poisson_loss(a, Y)
+    if loss == codes.HALF_SQUARED:
+        return half_squared_loss(a, Y)
     return squared_loss(a, Y)
 
 

@@ -44,8 +44,9 @@ def kernel_run(module, trainer, dtype, momentum):
     vel_W, vel_b = tuple(np.zeros_like(W) for W in weights), tuple(np.zeros_like(b) for b in biases)
     order = rng.permutation(200).astype(np.int64)
     acts = np.array([codes.TANH, codes.LOGISTIC], dtype=np.intc)
+    sample_weight = rng.uniform(0, 2, size=200).astype(dtype) if momentum else None
     args = (X, Y, order, weights, biases, vel_W, vel_b, acts, codes.SOFTMAX_NLL, 0.05, 1e-3, 1e-4,
-            momentum, True)
+            momentum, True, sample_weight, 1e-2)
     if trainer == "sgd_epoch":
         total = module.sgd_epoch(*args)
     else:
