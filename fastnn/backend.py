@@ -5,32 +5,33 @@ in-place conventions (``CONTRACT``), for float32 and float64 alike; every one ch
 arguments with :mod:`fastnn._contract`, so a bad call gets the same error from each. Code
 holding a backend module names it ``ops``.
 
-=====================  ==========================================================================
-function               what it computes (outputs written in place)
-=====================  ==========================================================================
-activation             out = g(a), element-wise
-dense_forward          out = g(h @ W + b)
-activation_derivative  out = g'(a) from h = g(a)
-output_loss_grad       fused output: f = out_fn(a), grad = dl/da, returns the summed loss
-dense_backward_params  grad_W = h^T grad_a, grad_b = sum of rows of grad_a
-dense_backward_input   out = (grad_a W^T) * g'(h_in)
-dense_update           outer-product SGD step of one layer with L2/L1 and momentum
-forward                the whole network's output f(X)
-sgd_epoch              one epoch of per-example SGD; returns the mean over the examples of
-                       l + l2 Omega_2 + l1 Omega_1, each at the parameters before its step
-minibatch_sgd_epoch    one epoch of minibatch SGD, returns the same mean
-adam_epoch             one epoch of per-example Adam, returns the same mean
-minibatch_adam_epoch   one epoch of minibatch Adam, returns the same mean
-perceptron_epoch       one epoch of the perceptron algorithm, returns the number of updates
-conv2d_forward         out = b + the correlation of images x with W (out, in, kh, kw), the same
-                       weights at every position, given stride and zero padding
-conv2d_backward_input  out = the gradient with respect to the images of a convolution
-conv2d_backward_params (grad_W, grad_b), summed over the batch and the positions
-max_pool2d_forward     out = the maximum of each window of each channel
-max_pool2d_backward    out = each window's gradient at its (first) maximum
-avg_pool2d_forward     out = the mean of each window of each channel
-avg_pool2d_backward    out = each window's gradient shared equally among its entries
-=====================  ==========================================================================
+========================  ========================================================================
+function                  what it computes (outputs written in place)
+========================  ========================================================================
+activation                out = g(a), element-wise
+dense_forward             out = g(h @ W + b)
+activation_derivative     out = g'(a) from h = g(a)
+output_loss_grad          fused output: f = out_fn(a), grad = dl/da, returns the summed loss
+dense_backward_params     grad_W = h^T grad_a, grad_b = sum of rows of grad_a
+dense_backward_input      out = (grad_a W^T) * g'(h_in)
+dense_update              outer-product SGD step of one layer with L2/L1 and momentum
+forward                   the whole network's output f(X)
+sgd_epoch                 one epoch of per-example SGD; returns the mean over the examples of
+                          l + l2 Omega_2 + l1 Omega_1, each at the parameters before its step
+minibatch_sgd_epoch       one epoch of minibatch SGD, returns the same mean
+adam_epoch                one epoch of per-example Adam, returns the same mean
+minibatch_adam_epoch      one epoch of minibatch Adam, returns the same mean
+perceptron_epoch          one epoch of the perceptron algorithm, returns the number of updates
+conv2d_forward            out = b + the correlation of images x with W (out, in, kh, kw), the same
+                          weights at every position, given stride and zero padding
+conv2d_backward_input     out = the gradient with respect to the images of a convolution
+conv2d_backward_params    (grad_W, grad_b), summed over the batch and the positions
+max_pool2d_forward        out = the maximum of each window of each channel
+max_pool2d_backward       out = each window's gradient at its (first) maximum
+avg_pool2d_forward        out = the mean of each window of each channel
+avg_pool2d_backward       out = each window's gradient shared equally among its entries
+loss_gradient             the regularised risk of a whole data set and its gradient (L-BFGS)
+========================  ========================================================================
 
 ``"numpy"`` is :mod:`fastnn.reference`, ``"numba"`` is :mod:`fastnn._numba` (compiled at first
 use), ``"cython"`` is :mod:`fastnn._cython` (compiled at install); ``"auto"`` picks the fastest

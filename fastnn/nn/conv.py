@@ -251,7 +251,7 @@ class Flatten(Module):
 
 
 class Reshape(Module):
-    """Rows to images: (n, prod(shape)) -> (n, *shape), in C order; e.g. ``Reshape((1, 8, 8))``
+    """Rows to images: ``(n, prod(shape)) -> (n, *shape)``, in C order; e.g. ``Reshape((1, 8, 8))``
     turns the 64 pixels of a digit into a one-channel 8 x 8 image. The gradient is reshaped
     back to rows.
 
@@ -281,7 +281,7 @@ class Reshape(Module):
         return self.width if len(self.shape) == 1 else None
 
     def fprop(self, x):
-        """The rows ``x`` (n, prod(shape)) as (n, *shape)."""
+        """The rows ``x``, ``(n, prod(shape))``, as ``(n, *shape)``."""
         x = self._as_input(x)
         if x.shape[1] != self.width:
             raise ValueError(f"{self!r} expects rows of {self.width} entries, got shape "
