@@ -5,10 +5,11 @@ shared with every backend) over the ``@njit`` kernels of this package (``activat
 ``losses``, ``dense``, ``mlp``, ``perceptron``, ``risk``, ``conv``). Kernels are compiled at
 first call, specialised per dtype (float32 computes in float32) and cached on disk (see
 :mod:`fastnn._numba._jit`), so a new process loads them instead of compiling. The per-layer
-arrays of a network are passed as tuples padded to ``MAX_DEPTH`` entries, so one compiled
-whole-network kernel serves every network of up to ``MAX_DEPTH`` layers (deeper networks get
-a kernel of their own depth). Whole epochs, per-example and minibatch, run in a single
-compiled call.
+arrays of a network are passed to the training kernels as tuples padded to ``MAX_DEPTH``
+entries, so one compiled epoch kernel serves every network of up to ``MAX_DEPTH`` layers
+(deeper networks get a kernel of their own depth); ``forward`` takes them unpadded, for the
+speed of one-row predictions, and is compiled per depth. Whole epochs, per-example and
+minibatch, run in a single compiled call.
 """
 from types import SimpleNamespace
 
@@ -69,6 +70,16 @@ def _padded(arrays):
     return (*arrays, *(_filler(arrays[0]),) * (MAX_DEPTH - len(arrays)))
 
 
+def _forward(X, weights, biases, codes, loss, out):
+    """forward_kernel on unpadded tuples: a one-row prediction must not unbox fillers (each
+    array argument costs numba's dispatcher a fraction of a microsecond), and the forward
+    kernel compiles in well under a second per depth."""
+    if len({a.flags.writeable for a in (*weights, *biases)}) > 1:
+        weights = tuple(a if a.flags.writeable else a.copy() for a in weights)
+        biases = tuple(a if a.flags.writeable else a.copy() for a in biases)
+    forward_kernel(X, weights, biases, codes, loss, out)
+
+
 def _network_kernel(kernel):
     """``kernel`` called with its per-layer tuples padded (see :func:`_padded`)."""
     def call(*args):
@@ -99,7 +110,7 @@ KERNELS = SimpleNamespace(
     dense_backward_params=backward_params_kernel,
     dense_backward_input=backward_input_kernel,
     dense_update=dense_update_kernel,
-    forward=_network_kernel(forward_kernel),
+    forward=_forward,
     sgd_epoch=_network_kernel(sgd_epoch_kernel),
     minibatch_sgd_epoch=_network_kernel(minibatch_sgd_epoch_kernel),
     adam_epoch=_network_kernel(adam_epoch_kernel),
