@@ -88,3 +88,10 @@ def jit_options() -> dict:
     """
     return {"fastmath": _config["fastmath"], "cache": _config["cache"], "nogil": True,
             "error_model": "numpy"}
+
+
+def probe_jit_options() -> dict:
+    """The options of the machine probes of ``fastnn bench`` (:mod:`fastnn._roofline`), which
+    measure the core's peak rate and bandwidth rather than compute a result: ``fastmath``
+    lets LLVM vectorise their reductions. No fastnn kernel is compiled with these."""
+    return {"fastmath": True, "cache": False, "nogil": True}

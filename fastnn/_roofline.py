@@ -91,7 +91,11 @@ def _probe_kernels():
     if not _kernels:
         import numba
 
-        @numba.njit(fastmath=True)
+        from ._config import probe_jit_options
+
+        options = probe_jit_options()
+
+        @numba.njit(**options)
         def fma_loop(n, a, b):
             acc = np.empty(_FMA_LANES, np.float32)
             for j in range(_FMA_LANES):
@@ -101,14 +105,14 @@ def _probe_kernels():
                     acc[j] = acc[j] * a + b
             return acc.sum()
 
-        @numba.njit(fastmath=True)
+        @numba.njit(**options)
         def add_one(x, passes):
             one = np.float32(1.0)
             for _ in range(passes):
                 for i in range(x.size):
                     x[i] += one
 
-        @numba.njit(fastmath=True)
+        @numba.njit(**options)
         def total(x, passes):
             s = np.float32(0.0)
             for _ in range(passes):

@@ -227,17 +227,19 @@ def _layer_buffers(weights, n_layers, rows, dtype_of):
 
 
 @jit
-def _weighted_example(sample_weight, t, l2, l2_plain, alpha, grad):
-    """A per-example step's (L2 coefficient, whether its loss counts): l2 + alpha / (2 s_t),
-    the weight cancelling from the gradient; for a row of weight zero, l2 and False, its
-    output gradient ``grad`` zeroed."""
+def _example_loss(a, y, loss, f, grad, sample_weight, t, l2, l2_plain, alpha):
+    """One example through the fused output (f, and its output gradient into ``grad``):
+    returns (its loss as it counts, the step's L2 coefficient). The coefficient is
+    l2 + alpha / (2 s_t), the weight s_t cancelling from the gradient; a row of weight zero
+    counts no loss, steps with l2 alone and has its output gradient zeroed."""
+    value = output_row(a, y, loss, f, grad)
     if sample_weight is None:
-        return l2_plain, True
+        return value, l2_plain
     s = sample_weight[t]
     if s > type(l2)(0):
-        return l2 + alpha / (type(l2)(2) * s), True
+        return value, l2 + alpha / (type(l2)(2) * s)
     grad[:] = 0
-    return l2, False
+    return type(value)(0), l2
 
 
 @jit
@@ -269,10 +271,8 @@ def sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_codes, loss
                 h_in = x if k == 0 else hs[offsets[k - 1]:offsets[k]]
                 forward_row(h_in, weights[k], biases[k], code, h)
         top = offsets[n_layers - 1]
-        value = output_row(hs[top:], Y[t], loss, f, grads[top:])
-        l2_t, counts = _weighted_example(sample_weight, t, l2, l2_plain, alpha, grads[top:])
-        if not counts:
-            value = zero
+        value, l2_t = _example_loss(hs[top:], Y[t], loss, f, grads[top:], sample_weight,
+                                    t, l2, l2_plain, alpha)
         total += value
         total += _penalty(weights, n_layers, l2_t, l1, acc)
         # backpropagation fused with the update, top layer first
@@ -427,7 +427,6 @@ def adam_epoch_kernel(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, act_code
     f = np.empty(weights[n_layers - 1].shape[1], dtype=X.dtype)
     acc = np.empty(_widest(weights, n_layers), dtype=X.dtype)
     one = type(lr)(1)
-    zero = type(lr)(0)
     l2_plain = l2 + alpha / type(lr)(2)
     total = 0.0
     for step in range(order.shape[0]):
@@ -438,10 +437,8 @@ def adam_epoch_kernel(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, act_code
             h_in = x if k == 0 else hs[offsets[k - 1]:offsets[k]]
             forward_row(h_in, weights[k], biases[k], code, hs[offsets[k]:offsets[k + 1]])
         top = offsets[n_layers - 1]
-        value = output_row(hs[top:], Y[row], loss, f, grads[top:])
-        l2_t, counts = _weighted_example(sample_weight, row, l2, l2_plain, alpha, grads[top:])
-        if not counts:
-            value = zero
+        value, l2_t = _example_loss(hs[top:], Y[row], loss, f, grads[top:], sample_weight,
+                                    row, l2, l2_plain, alpha)
         total += value
         total += _penalty(weights, n_layers, l2_t, l1, acc)
         rule = (adam_rate(lr, beta_1, beta_2, t + step + 1), l2_t, l1, beta_1, beta_2, epsilon)
