@@ -80,23 +80,31 @@ def _forward(X, weights, biases, codes, loss, out):
     forward_kernel(X, weights, biases, codes, loss, out)
 
 
+_UNWEIGHTED = {}  # dtype -> an empty array standing for "every row weighs 1"
+
+
+def _unweighted(dtype):
+    return _UNWEIGHTED.setdefault(dtype, np.empty(0, dtype=dtype))
+
+
 def _network_kernel(kernel):
-    """``kernel`` called with its per-layer tuples padded (see :func:`_padded`)."""
-    def call(*args):
-        return kernel(*(_padded(a) if isinstance(a, tuple) else a for a in args))
+    """``kernel`` (an epoch kernel: ``X`` first, ``sample_weight`` its only argument that may
+    be None) called with its per-layer tuples padded (see :func:`_padded`) and an empty array
+    for ``sample_weight=None``: one compiled kernel per dtype serves weighted and unweighted
+    epochs."""
+    def call(X, *args):
+        return kernel(X, *(_padded(a) if isinstance(a, tuple)
+                           else _unweighted(X.dtype) if a is None else a for a in args))
     call.__name__ = call.__qualname__ = kernel.__name__
     call.__doc__ = kernel.__doc__
     return call
-
-
-_UNWEIGHTED = {}  # dtype -> an empty array standing for "every row weighs 1"
 
 
 def _loss_gradient(X, Y, sample_weight, weights, biases, codes, loss, l2, l1, total_weight,
                    grads_W, grads_b):
     weighted = sample_weight is not None
     if not weighted:
-        sample_weight = _UNWEIGHTED.setdefault(X.dtype, np.empty(0, dtype=X.dtype))
+        sample_weight = _unweighted(X.dtype)
     return loss_gradient_kernel(X, Y, sample_weight, weighted, _padded(tuple(weights)),
                                 _padded(tuple(biases)), codes, loss, l2, l1, total_weight,
                                 _padded(tuple(grads_W)), _padded(tuple(grads_b)))

@@ -18,8 +18,9 @@ momentum, nesterov, write_velocity)``.
 
 Sample weights and ``alpha`` follow the reference's rules (:mod:`fastnn.reference.mlp`): a
 step's summed gradient of weighted rows is divided by their weight sum S, its L2 coefficient
-is l2 + alpha / (2 S). ``sample_weight`` is None or an array; numba compiles the two cases
-apart, so without weights the branches on it vanish.
+is l2 + alpha / (2 S). ``sample_weight`` is always an array: an empty one stands for "every
+row weighs 1" (the backend passes it for None), so each epoch kernel compiles once per dtype,
+not once for each case; the test of its length is one branch per step.
 """
 import math
 
@@ -233,7 +234,7 @@ def _example_loss(a, y, loss, f, grad, sample_weight, t, l2, l2_plain, alpha):
     l2 + alpha / (2 s_t), the weight s_t cancelling from the gradient; a row of weight zero
     counts no loss, steps with l2 alone and has its output gradient zeroed."""
     value = output_row(a, y, loss, f, grad)
-    if sample_weight is None:
+    if sample_weight.shape[0] == 0:
         return value, l2_plain
     s = sample_weight[t]
     if s > type(l2)(0):
@@ -330,7 +331,7 @@ def _minibatch_forward(X, Y, order, start, m, weights, biases, act_codes, loss, 
         dense_forward_kernel(h_in, weights[k], biases[k], code, _block(hs, offsets, k, m, width))
     top, width = n_layers - 1, weights[n_layers - 1].shape[1]
     a, g = _block(hs, offsets, top, m, width), _block(grads, offsets, top, m, width)
-    if sample_weight is None:
+    if sample_weight.shape[0] == 0:
         value = output_loss_grad_kernel(a, Yb[:m], loss, F[:m], g)
         return value, type(l2)(m), l2 + alpha / (type(l2)(2) * type(l2)(m))
     weighted, total = 0.0, type(l2)(0)
