@@ -1,23 +1,55 @@
 """Session-wide set-up: the case lists of :mod:`tests.cases`, and the child processes of
 :mod:`tests.background`, started as soon as the tests are chosen so that they run on a spare
-core while the rest of the suite does."""
-from tests.background import start_one_after_another
+core while the rest of the suite does.
+
+The first child process compiles every numba kernel into numba's on-disk cache
+(:func:`fastnn._numba.warmup.compile_all`) while this process runs the tests that need no
+numba kernel; the tests of the numba backend run after those, and load the kernels the child
+compiled instead of compiling them again (a kernel the child has not reached yet is compiled
+here, as without it). The later child processes (the command line, the examples) find the
+kernels cached too.
+"""
+import os
+import sys
+
+from tests.background import BackgroundRuns, start_one_after_another
 from tests.cases import ACTIVATIONS, BACKENDS, COMPILED_BACKENDS, DTYPES, LOSSES
 
 __all__ = ["ACTIVATIONS", "BACKENDS", "COMPILED_BACKENDS", "DTYPES", "LOSSES"]
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+COMPILE_KERNELS = BackgroundRuns(
+    {"compile": [sys.executable, "-m", "fastnn._numba.warmup"]}, cwd=ROOT, timeout=900,
+    env=dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT,
+                                                                  os.environ.get("PYTHONPATH")]))))
 
 
 def _runs_in_background(item):
     return hasattr(getattr(item, "module", None), "BACKGROUND")
 
 
+def _runs_numba(item):
+    return "numba" in item.nodeid
+
+
 def pytest_collection_modifyitems(items):
-    """Run the tests of modules with background work last, when that work is most likely done."""
-    items.sort(key=_runs_in_background)  # stable: the order is otherwise kept
+    """Run the tests of the numba backend after the others, and the tests of modules with
+    background work last, when that work is most likely done."""
+    items.sort(key=lambda item: (_runs_in_background(item), _runs_numba(item)))  # stable
+
+
+def _kernels_are_cached():
+    from fastnn import get_config
+    from fastnn._numba._cache import cache_directory
+
+    return get_config()["cache"] and cache_directory() is not None
 
 
 def pytest_collection_finish(session):
-    """Queue the background runs of every test module that has selected tests.
+    """Queue the background runs: the compilation of the numba kernels when some selected
+    test runs them and they are cached on disk, then those of every test module that has
+    selected tests.
 
     Called after selection (``-m``, ``-k``), so a module whose tests are all deselected runs
     nothing.
@@ -25,6 +57,8 @@ def pytest_collection_finish(session):
     if hasattr(session.config, "workerinput"):
         return  # a pytest-xdist worker: which tests it runs is decided later, one at a time
     queue = []
+    if "numba" in BACKENDS and any(map(_runs_numba, session.items)) and _kernels_are_cached():
+        queue.append(COMPILE_KERNELS)
     for item in session.items:
         if _runs_in_background(item) and item.module.BACKGROUND not in queue:
             queue.append(item.module.BACKGROUND)

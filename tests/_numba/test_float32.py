@@ -82,13 +82,16 @@ print(json.dumps(report))
 # - the kernels returning a summed loss (or objective) sum the examples' values in float64, as
 #   the reference sums Python floats; the regulariser's value is summed (and scaled by l2, l1)
 #   in float64 the same way;
+# - a minibatch's weighted mean loss is summed, weighed and scaled in float64 (the unweighted
+#   and weighted epochs are one compiled kernel: an empty weight array means unweighted);
 # - Adam's bias-corrected step size is computed in float64 once a step, as scikit-learn does,
 #   then cast to the parameters' dtype.
 SUMS = {"fadd"}
 OBJECTIVE = {"fadd", "fmul"}                       # summed losses + l2, l1 times their sums
 ADAM_STEP = {"fadd", "fsub", "fmul", "fdiv"}       # lr sqrt(1 - b2^t) / (1 - b1^t)
+WEIGHTED_MEAN = {"fadd", "fmul", "fdiv"}
 ALLOWED = {
-    "output_loss_grad_kernel": SUMS, "_minibatch_forward": SUMS, "_finish": SUMS,
+    "output_loss_grad_kernel": SUMS, "_minibatch_forward": WEIGHTED_MEAN, "_finish": SUMS,
     "_penalty": OBJECTIVE, "sgd_epoch_kernel": OBJECTIVE, "minibatch_sgd_epoch_kernel": OBJECTIVE,
     "adam_rate": ADAM_STEP, "adam_epoch_kernel": ADAM_STEP,
     "minibatch_adam_epoch_kernel": ADAM_STEP,

@@ -1,0 +1,96 @@
+"""Compile every numba kernel ahead of its first use, into numba's on-disk cache.
+
+numba compiles a kernel at its first call, once per dtype (a few seconds for a whole-epoch
+kernel). :func:`compile_all` makes those first calls now, on tiny arrays, through the
+contract functions of :mod:`fastnn._numba` -- so the kernels are specialised for exactly the
+argument types a real call passes them (C-contiguous writeable arrays, read-only activation
+codes) -- and, when the disk cache is on, a later process loads them instead of compiling.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+DTYPES = (np.float32, np.float64)
+
+
+def _network(rng, sizes, dtype):
+    weights = [rng.normal(size=(n_in, n_out)).astype(dtype)
+               for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    biases = [np.zeros(n_out, dtype=dtype) for n_out in sizes[1:]]
+    return weights, biases
+
+
+def _zeros_like(arrays):
+    return [np.zeros_like(a) for a in arrays]
+
+
+def _training(nb, dtype, rng):
+    """The whole-network kernels the estimators run: epochs, forward, the risk."""
+    X = rng.normal(size=(6, 3)).astype(dtype)
+    Y = np.eye(2, dtype=dtype)[rng.integers(0, 2, 6)]
+    order = np.arange(6)
+    weights, biases = _network(rng, (3, 4, 2), dtype)
+    hidden, loss = ["tanh"], "softmax_nll"
+    velocities = _zeros_like(weights), _zeros_like(biases)
+    nb.sgd_epoch(X, Y, order, weights, biases, *velocities, hidden, loss, 0.01)
+    nb.minibatch_sgd_epoch(X, Y, order, weights, biases, *velocities, hidden, loss, 0.01,
+                           batch_size=4)
+    moments = (*velocities, _zeros_like(weights), _zeros_like(biases))
+    nb.adam_epoch(X, Y, order, weights, biases, *moments, hidden, loss, 0.001)
+    nb.minibatch_adam_epoch(X, Y, order, weights, biases, *moments, hidden, loss, 0.001,
+                            batch_size=4)
+    nb.loss_gradient(X, Y, weights, biases, hidden, loss)
+    for depth in (1, 2, 3):   # forward is compiled per depth (it takes unpadded tuples)
+        weights, biases = _network(rng, (3,) + (4,) * (depth - 1) + (2,), dtype)
+        nb.forward(X, weights, biases, ["tanh"] * (depth - 1), loss)
+
+
+def _layers(nb, dtype, rng):
+    """The one-layer kernels of the flow graph's boxes, and the perceptron."""
+    h = rng.normal(size=(4, 3)).astype(dtype)
+    W, b = rng.normal(size=(3, 2)).astype(dtype), np.zeros(2, dtype=dtype)
+    a = rng.normal(size=(4, 2)).astype(dtype)
+    nb.activation(a, "tanh")
+    nb.activation_derivative(a, "tanh")
+    nb.dense_forward(h, W, b, "tanh")
+    nb.output_loss_grad(a, np.eye(2, dtype=dtype)[[0, 1, 0, 1]], "softmax_nll",
+                        np.empty_like(a), np.empty_like(a))
+    nb.dense_backward_params(a, h)
+    nb.dense_backward_input(a, W, h, "tanh")
+    nb.dense_update(W, b, h, a, np.zeros_like(W), np.zeros_like(b), 0.01)
+    nb.perceptron_epoch(h, np.array([1, -1, 1, -1], dtype=dtype), np.zeros(3, dtype=dtype),
+                        np.zeros(1, dtype=dtype))
+
+
+def _images(nb, dtype, rng):
+    """The convolution and pooling kernels."""
+    x = rng.normal(size=(1, 1, 4, 4)).astype(dtype)
+    W, b = rng.normal(size=(2, 1, 3, 3)).astype(dtype), np.zeros(2, dtype=dtype)
+    out = nb.conv2d_forward(x, W, b)
+    nb.conv2d_backward_input(out, W, x.shape)
+    nb.conv2d_backward_params(out, x, (3, 3))
+    for forward, backward, first in ((nb.max_pool2d_forward, nb.max_pool2d_backward, x),
+                                     (nb.avg_pool2d_forward, nb.avg_pool2d_backward, x.shape)):
+        pooled = forward(x, 2, 2)
+        backward(pooled, first, 2, 2)
+
+
+def compile_all(dtypes=DTYPES) -> None:
+    """Call every contract function of the numba backend once for each dtype of ``dtypes``,
+    on tiny arrays, so that its kernel is compiled (or loaded from the disk cache).
+
+    The whole-network kernels come first (they take the longest to compile and the
+    estimators need them), then the one-layer kernels, then convolution and pooling. Training
+    networks of up to three layers and their forward passes are covered; ``forward`` on a
+    deeper network compiles at its first call.
+    """
+    from .. import _numba as nb
+
+    rng = np.random.default_rng(0)
+    for part in (_training, _layers, _images):
+        for dtype in dtypes:
+            part(nb, np.dtype(dtype).type, rng)
+
+
+if __name__ == "__main__":
+    compile_all()
