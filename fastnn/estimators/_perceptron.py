@@ -18,7 +18,15 @@ from sklearn.utils.validation import validate_data
 from .. import _persistence
 from ..backend import get_backend
 from ..train import TrainingDivergedError, epoch_order
-from ._base import FastnnEstimator, check_classes, guarded, make_rng, training_dtype
+from ._base import (
+    FastnnEstimator,
+    check_classes,
+    guarded,
+    is_sparse,
+    make_rng,
+    sparse_rows,
+    training_dtype,
+)
 
 _BLOCK = 256  # rows whose margins epoch_with_steps computes at once
 
@@ -45,12 +53,29 @@ def epoch_with_steps(X, y, steps, w, b, fit_intercept):
             continue
         j = i + wrong[0]
         step = steps[j] * y[j]
-        w += step * X[j]
+        w += step * (X[j].toarray()[0] if is_sparse(X) else X[j])
         if fit_intercept:
             b[0] += step
         updates += 1
         i = j + 1
     return updates
+
+
+#: The most bytes of dense rows a sparse X is expanded into at a time, for the backend's
+#: dense ``perceptron_epoch`` (see :func:`sliced_perceptron_epoch`).
+DENSE_SLICE_BYTES = 4 << 20
+
+
+def sliced_perceptron_epoch(ops, X, y, w, b):
+    """The backend's ``perceptron_epoch`` over the rows of X; a scipy.sparse X is expanded to
+    dense rows a slice of at most :data:`DENSE_SLICE_BYTES` (at least one row) at a time, in
+    order. The pass is sequential, so the slices make the very updates of one call (their
+    counts add up), and the whole matrix is never dense at once."""
+    if not is_sparse(X):
+        return ops.perceptron_epoch(X, y, w, b)
+    step = max(1, DENSE_SLICE_BYTES // max(1, X.shape[1] * X.dtype.itemsize))
+    return sum(ops.perceptron_epoch(X[start:start + step].toarray(), y[start:start + step], w, b)
+               for start in range(0, X.shape[0], step))
 
 
 class Perceptron(ClassifierMixin, FastnnEstimator):
@@ -200,7 +225,10 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
         fitted = hasattr(self, "coef_")
         continuing = fitted and (incremental or self.warm_start)
         X, y = validate_data(self, X, y, reset=not continuing,
-                             dtype=training_dtype(self, continuing), order="C")
+                             dtype=training_dtype(self, continuing), order="C",
+                             accept_sparse="csr")
+        if is_sparse(X):  # CSR (other formats were converted), its epochs on dense slices
+            X = sparse_rows(X)
         dtype = X.dtype
         labels = check_classes(self, y, classes, continuing, incremental)
         # +1 / -1 targets of each perceptron: the second class against the first for two
@@ -254,7 +282,7 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
             # overflow is reported as a TrainingDivergedError, not as NumPy warnings
             with np.errstate(over="ignore", invalid="ignore"):
                 if plain:
-                    return ops.perceptron_epoch(X_epoch, y_epoch, V[k], c[k:k + 1])
+                    return sliced_perceptron_epoch(ops, X_epoch, y_epoch, V[k], c[k:k + 1])
                 s = no_steps if steps is None else steps[k, order]
                 return epoch_with_steps(X_epoch, y_epoch, s, V[k], c[k:k + 1],
                                         self.fit_intercept)
@@ -337,7 +365,9 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
     def fit(self, X, y):
         """Run epochs of the perceptron algorithm on (X, y) until a stopping rule (see the
         class) ends each perceptron or ``max_iter`` epochs have run. Labels may be any values
-        (two or more classes).
+        (two or more classes). X may be a scipy.sparse matrix (any format, converted to CSR
+        once): each epoch then runs on dense slices of its rows of a few MB, the same updates
+        as its dense copy.
 
         All or nothing, as :meth:`MLPClassifier.fit`: a call that raises -- bad input,
         weights that overflow (:class:`fastnn.train.TrainingDivergedError`), Ctrl-C before
