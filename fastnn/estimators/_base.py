@@ -143,6 +143,11 @@ class FastnnEstimator(BaseEstimator):
     """What every fastnn estimator shares: backend resolution, the fast path of prediction,
     pickling without the backend module, save / load."""
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy.sparse X: fitted from its nonzeros (CSR)
+        return tags
+
     def _ops(self):
         """The backend module (:func:`fastnn.get_backend`), resolved on first use: at fit time,
         and again after unpickling or loading."""
