@@ -15,8 +15,9 @@ at least 100x scikit-learn's examples per second; each row's ``extra_info`` has 
 examples/s and, for fastnn, the ratio to scikit-learn's of the same hyper-parameters (the
 scikit-learn rows run first).
 
-A smaller problem (2,000 x 5,000, the same density), which fits in memory dense, compares
-fastnn's sparse path with its dense path on the same matrix made dense.
+``test_one_row_call`` times the fixed cost of a call. A smaller problem (2,000 x 5,000, the
+same density), which fits in memory dense, compares fastnn's sparse path with its dense path
+on the same matrix made dense.
 
 Run: ``taskset -c 1 python -m pytest bench/test_sparse.py --benchmark-min-rounds=3``.
 """
@@ -119,3 +120,25 @@ def test_sparse_against_dense(benchmark, backend, setting, form):
     model = started(MLPClassifier((HIDDEN,), solver="sgd", batch_size=1, random_state=0,
                                   backend=backend, **SETTINGS[setting]), X, y)
     time_partial_fit(benchmark, model, X, y)
+
+
+@pytest.mark.benchmark(group="sparse-call-fixed-cost")
+@pytest.mark.parametrize("setting", list(SETTINGS))
+@pytest.mark.parametrize("backend", COMPILED)
+def test_one_row_call(benchmark, problem, backend, setting):
+    """A ``sparse_sgd_epoch`` call of one row on the 50,000-64-10 network: its fixed cost,
+    mostly the pass that brings every deferred row of W0 (and its velocities) up to date."""
+    from fastnn import get_backend
+    from fastnn.reference import init_mlp
+
+    X, y = problem
+    ops = get_backend(backend)
+    weights, biases = init_mlp([D, HIDDEN, CLASSES], np.random.default_rng(0))
+    vel_W, vel_b = [np.zeros_like(W) for W in weights], [np.zeros_like(b) for b in biases]
+    hyper = ({"l2": 1e-4 / 2, "momentum": 0.9, "nesterov": True} if setting == "defaults"
+             else {})
+    Y = np.eye(CLASSES)[y[:1]]
+    args = (X[:1], Y, np.zeros(1, np.int64), weights, biases, vel_W, vel_b, ["relu"],
+            "softmax_nll", 0.001)
+    benchmark.pedantic(ops.sparse_sgd_epoch, args=args, kwargs=hyper, rounds=5,
+                       warmup_rounds=1)

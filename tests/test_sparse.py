@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from fastnn import LogisticRegression, MLPClassifier, MLPRegressor, Perceptron, get_backend
+from fastnn import LogisticRegression, MLPClassifier, MLPRegressor, Perceptron, get_backend, train
 from fastnn import reference as R
-from fastnn import train
 from tests.cases import BACKENDS, COMPILED_BACKENDS, DTYPES, once_per_case
 from tests.tolerances import assert_equivalent
 

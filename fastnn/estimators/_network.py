@@ -446,7 +446,7 @@ class BaseSGDNetwork(FastnnEstimator):
             A sparse X (matrix or array) is trained from its nonzeros: CSR is used as it is
             (its rows' columns sorted, once, if they are not), any other format converted to
             CSR once; SGD runs the backend's sparse epochs, Adam dense slices of a few MB
-            of rows, L-BFGS dense slices too (see the user guide's "Sparse input"). The
+            of rows, L-BFGS dense slices too (see "Sparse input" in the performance page). The
             model is the one its dense copy gives, to rounding.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels (classifiers) or target values (regressors).
