@@ -3,8 +3,9 @@
 Two epochs of per-example SGD (``MLPClassifier``, cython, 64 hidden units, scikit-learn's
 defaults and two variants) on a 2,000 x 5,000 CSR matrix with 40 nonzeros a row
 (:func:`bench.test_sparse.sparse_problem`), in float64 on the dense copy (the truth) and in
-float32 on the sparse matrix and on its dense copy. Prints the largest parameter difference
-of each float32 fit from the float64 one, relative to its largest parameter.
+float32 on the sparse matrix and on its dense copy, and in float64 on the sparse matrix.
+Prints the largest parameter difference of each fit from the float64 dense one, relative to
+its largest parameter.
 
 A weight whose input is zero decays by lr 2 L w a step (about 1e-7 w here), below half a
 float32 unit in the last place: the dense float32 step rounds much of it away at every
@@ -39,9 +40,11 @@ def main():
         truth = fit(X.toarray(), y, "float64", **params)
         dense = fit(X32.toarray(), y, "float32", **params)
         sparse = fit(X32, y, "float32", **params)
+        sparse64 = fit(X, y, "float64", **params)
         print(f"{params or 'defaults'}: dense float32 {difference(dense, truth):.1e}, "
               f"sparse float32 {difference(sparse, truth):.1e}, "
-              f"sparse / dense float32 {difference(sparse, dense):.1e}")
+              f"sparse / dense float32 {difference(sparse, dense):.1e}, "
+              f"sparse / dense float64 {difference(sparse64, truth):.1e}")
 
 
 if __name__ == "__main__":
