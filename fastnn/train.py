@@ -185,9 +185,10 @@ def is_sparse(X) -> bool:
 def bytes_per_row(X) -> int:
     """The bytes of one row of X as a slice gathers it: its width times the item size, or for
     a sparse X the mean stored entries of a row times the bytes of an entry (value and
-    column), so that :class:`EpochSlicer` cuts a sparse epoch by what it copies."""
+    column, int64 as the kernels take it), so that :class:`EpochSlicer` cuts a sparse epoch
+    by what it copies."""
     if is_sparse(X):
-        entry = X.dtype.itemsize + X.indices.dtype.itemsize
+        entry = X.dtype.itemsize + 8
         return max(1, int(np.ceil(X.nnz / max(1, X.shape[0]) * entry)) + 8)
     return X.shape[1] * X.itemsize
 
@@ -265,8 +266,8 @@ class AdamSolver:
 
     def _run_densified(self, ops, net, X, Y, l2, l1, batch_size, sample_weight, alpha):
         n = X.shape[0]
-        step = max(1, DENSE_SLICE_BYTES // max(1, X.shape[1] * X.dtype.itemsize) // batch_size)
-        step *= batch_size
+        row = X.shape[1] * X.dtype.itemsize
+        step = max(1, DENSE_SLICE_BYTES // max(1, row) // batch_size) * batch_size
         total = 0.0
         for start in range(0, n, step):
             part = slice(start, min(n, start + step))

@@ -139,32 +139,51 @@ def test_sparse_forward_is_the_dense_forward(backend, depth, dtype):
     assert ops.sparse_forward(X[:0], weights, biases, acts, "squared").shape == (0, 3)
 
 
+def _not_canonical(X):
+    """X as a CSR matrix the kernels get as it is (scipy does not tidy it): each row's
+    columns reversed and its first entry stored twice, halved."""
+    data, indices, indptr = [], [], [0]
+    for t in range(X.shape[0]):
+        row = slice(X.indptr[t], X.indptr[t + 1])
+        values, columns = X.data[row][::-1].copy(), X.indices[row][::-1]
+        if len(values):
+            values[0] /= 2
+            values, columns = np.r_[values[:1], values], np.r_[columns[:1], columns]
+        data += list(values)
+        indices += list(columns)
+        indptr.append(len(data))
+    found = sparse.csr_matrix((data, indices, indptr), shape=X.shape)
+    assert not found.has_canonical_format
+    return found
+
+
 def test_sparse_inputs_in_any_format_and_index_type():
-    """CSC, COO, a sparse array, int64 or int32 indices, unsorted columns and repeated
-    entries: the same forward pass and epoch as the CSR matrix."""
-    X, Y, order, weights, biases, vel_W, vel_b, _ = epoch_case("hidden", np.float64)
-    messy = sparse.coo_matrix(X)
-    messy = sparse.coo_matrix((np.concatenate([messy.data / 2, messy.data / 2]),
-                               (np.tile(messy.row, 2), np.tile(messy.col, 2))), shape=X.shape)
-    expected = R.forward(X.toarray(), weights, biases, ["tanh", "relu"], "softmax_nll")
+    """CSC, COO with repeated entries, a sparse array, int64 indices, unsorted and repeated
+    columns within CSR rows: the same forward pass and epochs as the tidy CSR matrix."""
+    X, _, _, weights, biases, *_ = epoch_case("hidden", np.float64)
+    coo = sparse.coo_matrix(X)
+    coo = sparse.coo_matrix((np.r_[coo.data / 2, coo.data / 2],
+                             (np.tile(coo.row, 2), np.tile(coo.col, 2))), shape=X.shape)
     wide = X.copy()
     wide.indices, wide.indptr = wide.indices.astype(np.int64), wide.indptr.astype(np.int64)
+    untidy = _not_canonical(X)
+    acts = ["tanh", "relu"]
+    expected = R.forward(X.toarray(), weights, biases, acts, "softmax_nll")
     for backend in BACKENDS:
         ops = get_backend(backend)
-        for form in (X.tocsc(), messy, sparse.csr_array(X), wide):
-            f = ops.sparse_forward(form, weights, biases, ["tanh", "relu"], "softmax_nll")
-            assert_equivalent(f, expected)
+        for form in (X.tocsc(), coo, sparse.csr_array(X), wide, untidy):
+            assert_equivalent(ops.sparse_forward(form, weights, biases, acts, "softmax_nll"),
+                              expected)
         single = X.astype(np.float32)  # float32 values, float64 weights: computed in float64
-        f = ops.sparse_forward(single, weights, biases, ["tanh", "relu"], "softmax_nll")
-        assert_equivalent(f, R.forward(single.toarray(), weights, biases, ["tanh", "relu"],
-                                       "softmax_nll"))
-        got = [a.copy() for a in (*weights, *biases, *vel_W, *vel_b)]
-        ops.sparse_sgd_epoch(messy, Y, order, got[:3], got[3:6], got[6:9], got[9:],
-                             ["tanh", "relu"], "softmax_nll", 0.1, l2=0.01, momentum=0.9)
-        _, want = run_epoch(R, X, 1, epoch_case("hidden", np.float64),
-                            {"l2": 0.01, "momentum": 0.9})
-        for a, b in zip(got, want):
-            assert_equivalent(a, b)
+        assert_equivalent(ops.sparse_forward(single, weights, biases, acts, "softmax_nll"),
+                          R.forward(single.toarray(), weights, biases, acts, "softmax_nll"))
+        for batch_size in (1, 4):
+            for form in (coo, untidy):
+                settings = {"l2": 0.01, "momentum": 0.9}
+                assert_same_epoch(
+                    run_epoch(ops, form, batch_size, epoch_case("hidden", np.float64), settings),
+                    run_epoch(R, X, batch_size, epoch_case("hidden", np.float64), settings),
+                    np.float64)
 
 
 # ----------------------------------------------------------------------------- estimators
@@ -231,6 +250,9 @@ def test_estimators_fit_and_predict_sparse_as_dense(name, backend):
     if hasattr(sparse_model, "predict_proba"):
         assert_equivalent(sparse_model.predict_proba(X.tocsc()),
                           dense_model.predict_proba(X.toarray()))
+    if hasattr(sparse_model, "decision_function"):
+        assert_equivalent(sparse_model.decision_function(sparse.coo_array(X)),
+                          dense_model.decision_function(X.toarray()))
 
 
 @pytest.mark.parametrize("backend", COMPILED_BACKENDS)
