@@ -44,7 +44,8 @@ CONTRACT += (
 )
 
 # the same network functions with X a scipy.sparse matrix (CSR), their cost in its nonzeros
-CONTRACT += ("sparse_forward", "sparse_sgd_epoch", "sparse_minibatch_sgd_epoch")
+CONTRACT += ("sparse_forward", "sparse_sgd_epoch", "sparse_minibatch_sgd_epoch",
+             "sparse_perceptron_epoch")
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -463,12 +464,13 @@ def check_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activatio
                          scalar(beta_2), scalar(epsilon), int(t), dtype, sample_weight, alpha)
 
 
-def check_perceptron_epoch(X, y, w, b):
+def check_perceptron_epoch(X, y, w, b, sparse=False):
     """Arguments of ``perceptron_epoch(X, y, w, b)``: w (d,) and b (1,) updated in place (one
-    float dtype), X (n, d) and labels y in {-1, +1} converted to it."""
+    float dtype), X (n, d) and labels y in {-1, +1} converted to it. With ``sparse``
+    (``sparse_perceptron_epoch``), X is a scipy.sparse matrix, returned as a :class:`CSR`."""
     dtype = check_parameter("w", w)
     check_parameter("b", b, dtype)
-    X = check_array("X", X, ndim=2)
+    X = check_sparse("X", X) if sparse else check_array("X", X, ndim=2)
     y = check_array("y", y, ndim=1)
     check_same_rows(X=X, y=y)
     if w.shape != (X.shape[1],) or b.shape != (1,):
@@ -476,7 +478,7 @@ def check_perceptron_epoch(X, y, w, b):
                          f"and {b.shape}")
     if not np.isin(y, (-1, 1)).all():
         raise ValueError("y must hold labels -1 and +1")
-    return as_input(X, dtype), as_input(y, dtype)
+    return (as_csr("X", X, dtype) if sparse else as_input(X, dtype)), as_input(y, dtype)
 
 
 # ----------------------------------------------------------------------------- sparse X

@@ -36,6 +36,7 @@ sparse_forward            forward with X a scipy.sparse matrix (CSR): the first 
 sparse_sgd_epoch          sgd_epoch with a sparse X, a step's cost in its nonzeros where the
                           rows of zero inputs can be deferred exactly (no L1)
 sparse_minibatch_sgd_...  minibatch_sgd_epoch with a sparse X (sparse_minibatch_sgd_epoch)
+sparse_perceptron_epoch   perceptron_epoch with a sparse X, over each row's nonzeros
 ========================  ========================================================================
 
 ``"numpy"`` is :mod:`fastnn.reference`, ``"numba"`` is :mod:`fastnn._numba` (compiled at first

@@ -256,6 +256,12 @@ BAD_CALLS += [
      "batch_size must be a positive integer"),
     ("sparse_minibatch_sgd_epoch", (), epoch_args(X=_sparse(epoch_args()["X"]), l2=-1.0),
      "l2 must be finite and >= 0"),
+    ("sparse_perceptron_epoch", (h, np.ones(5), np.zeros(4), np.zeros(1)), {},
+     "X must be a scipy.sparse matrix or array"),
+    ("sparse_perceptron_epoch", (_sparse(h), np.zeros(5), np.zeros(4), np.zeros(1)), {},
+     "y must hold labels -1 and +1"),
+    ("sparse_perceptron_epoch", (_sparse(h, nan=True), np.ones(5), np.zeros(4), np.zeros(1)),
+     {}, "X contains NaN or infinite values"),
 ]
 
 

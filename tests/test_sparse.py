@@ -186,6 +186,22 @@ def test_sparse_inputs_in_any_format_and_index_type():
                     np.float64)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sparse_perceptron_epoch_is_the_dense_one(backend, dtype):
+    ops = get_backend(backend)
+    rng = np.random.default_rng(3)
+    X = csr(40, 17, 0.2, 4, dtype)
+    y = np.where(rng.random(40) < 0.5, -1.0, 1.0).astype(dtype)
+    for form in (X, _not_canonical(X)):
+        w, b = (0.1 * rng.normal(size=17)).astype(dtype), np.zeros(1, dtype)
+        w_dense, b_dense = w.copy(), b.copy()
+        updates = ops.sparse_perceptron_epoch(form, y, w, b)
+        assert updates == R.perceptron_epoch(X.toarray(), y, w_dense, b_dense) > 0
+        assert_equivalent(w, w_dense)
+        assert_equivalent(b, b_dense)
+
+
 # ----------------------------------------------------------------------------- estimators
 
 
@@ -212,6 +228,8 @@ ESTIMATORS = {
                                             learning_rate_init=0.005, backend=b),
     "logistic": lambda b: LogisticRegression(max_iter=3, backend=b),
     "perceptron": lambda b: Perceptron(max_iter=5, backend=b),
+    "perceptron-class-weight": lambda b: Perceptron(max_iter=5, class_weight="balanced",
+                                                    backend=b),
 }
 
 
@@ -284,18 +302,15 @@ def test_partial_fit_early_stopping_and_weights_on_sparse(backend):
 
 
 def test_slices_of_the_densified_solvers_make_one_call(monkeypatch):
-    """Adam, L-BFGS and the Perceptron run dense slices of a sparse X: slices of a few rows
-    give the model of the whole matrix made dense."""
+    """Adam and L-BFGS run dense slices of a sparse X: slices of a few rows give the model of
+    the whole matrix made dense."""
     X, y, _ = data()
-    expected = {name: fitted(name, "numpy", X.toarray(), y)
-                for name in ("mlp-adam", "mlp-lbfgs", "perceptron")}
+    expected = {name: fitted(name, "numpy", X.toarray(), y) for name in ("mlp-adam", "mlp-lbfgs")}
     row = X.shape[1] * X.dtype.itemsize
     from fastnn import lbfgs
-    from fastnn.estimators import _perceptron
 
     monkeypatch.setattr(train, "DENSE_SLICE_BYTES", 3 * row)    # 8-row batches: one a slice
     monkeypatch.setattr(lbfgs, "DENSE_SLICE_BYTES", 5 * row)
-    monkeypatch.setattr(_perceptron, "DENSE_SLICE_BYTES", 5 * row)
     for name, model in expected.items():
         assert_same_model(fitted(name, "numpy", X, y), model)
     weights = np.linspace(0, 1, X.shape[0])

@@ -92,6 +92,7 @@ KERNELS = SimpleNamespace(
     avg_pool2d_backward=_conv.avg_pool2d_backward,
     sparse_forward=_sparse.sparse_forward,
     sparse_epoch=_sparse.sparse_epoch,
+    sparse_perceptron_epoch=_sparse.sparse_perceptron_epoch,
 )
 
 globals().update(contract_functions(KERNELS))

@@ -467,3 +467,25 @@ def sparse_epoch(const floating[::1] data, const int64_t[::1] indices,
         PyMem_Free(powers)
         PyMem_Free(sums)
     return total + <double>batch_size * <double>Lc * deferred
+
+
+def sparse_perceptron_epoch(const floating[::1] data, const int64_t[::1] indices,
+                            const int64_t[::1] indptr, const floating[::1] y, floating[::1] w,
+                            floating[::1] b):
+    """One pass of the perceptron over the CSR rows of X, in place on w and b[0]: if
+    y_i (<w, x_i> + b) <= 0 then w <- w + y_i x_i over the row's nonzeros and b <- b + y_i.
+    Returns the number of updates."""
+    cdef Py_ssize_t i, n = indptr.shape[0] - 1, updates = 0
+    cdef int64_t p
+    cdef floating s
+    with nogil:
+        for i in range(n):
+            s = 0
+            for p in range(indptr[i], indptr[i + 1]):
+                s += data[p] * w[indices[p]]
+            if y[i] * (s + b[0]) <= 0:
+                for p in range(indptr[i], indptr[i + 1]):
+                    w[indices[p]] = w[indices[p]] + y[i] * data[p]
+                b[0] = b[0] + y[i]
+                updates += 1
+    return updates

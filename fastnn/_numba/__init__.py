@@ -42,7 +42,7 @@ from .mlp import (
 )
 from .perceptron import perceptron_epoch_kernel
 from .risk import loss_gradient_kernel
-from .sparse import sparse_epoch_kernel, sparse_forward_kernel
+from .sparse import sparse_epoch_kernel, sparse_forward_kernel, sparse_perceptron_epoch_kernel
 
 MAX_DEPTH = 6  # networks of up to this many layers share one compiled kernel per dtype
 
@@ -135,6 +135,7 @@ KERNELS = SimpleNamespace(
     avg_pool2d_backward=avg_pool2d_backward_kernel,
     sparse_forward=_sparse_forward,
     sparse_epoch=_network_kernel(sparse_epoch_kernel),
+    sparse_perceptron_epoch=sparse_perceptron_epoch_kernel,
 )
 
 globals().update(contract_functions(KERNELS))

@@ -374,3 +374,22 @@ def sparse_epoch_kernel(data, indices, indptr, Y, order, weights, biases, vel_W,
             deferred_squares += _bring_up_to_date(W0, V0, i, n_steps - current[i], powers,
                                                   sums, with_penalty)
     return total + float(batch_size) * float(L) * deferred_squares
+
+
+@jit
+def sparse_perceptron_epoch_kernel(data, indices, indptr, y, w, b):
+    """One pass of the perceptron over the CSR rows of X, in place on w and b[0]: if
+    y_i (<w, x_i> + b) <= 0 then w <- w + y_i x_i over the row's nonzeros and b <- b + y_i.
+    Returns the number of updates."""
+    updates = 0
+    zero = type(b[0])(0)
+    for i in range(indptr.shape[0] - 1):
+        s = zero
+        for p in range(indptr[i], indptr[i + 1]):
+            s += data[p] * w[indices[p]]
+        if y[i] * (s + b[0]) <= zero:
+            for p in range(indptr[i], indptr[i + 1]):
+                w[indices[p]] += y[i] * data[p]
+            b[0] += y[i]
+            updates += 1
+    return updates

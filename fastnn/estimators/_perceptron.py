@@ -1,6 +1,7 @@
 """Rosenblatt's perceptron, one-vs-rest for several classes; each epoch of each perceptron is
-one call of the backend's ``perceptron_epoch`` (or, with class weights or without an
-intercept, of :func:`epoch_with_steps`)."""
+one call of the backend's ``perceptron_epoch`` (``sparse_perceptron_epoch`` for a
+scipy.sparse X; with class weights or without an intercept, of :func:`epoch_with_steps`,
+whose margins of a sparse X are sparse products)."""
 from __future__ import annotations
 
 import copy
@@ -53,29 +54,16 @@ def epoch_with_steps(X, y, steps, w, b, fit_intercept):
             continue
         j = i + wrong[0]
         step = steps[j] * y[j]
-        w += step * (X[j].toarray()[0] if is_sparse(X) else X[j])
+        if is_sparse(X):  # the row's nonzeros only
+            row = X[j]
+            np.add.at(w, row.indices, step * row.data)
+        else:
+            w += step * X[j]
         if fit_intercept:
             b[0] += step
         updates += 1
         i = j + 1
     return updates
-
-
-#: The most bytes of dense rows a sparse X is expanded into at a time, for the backend's
-#: dense ``perceptron_epoch`` (see :func:`sliced_perceptron_epoch`).
-DENSE_SLICE_BYTES = 4 << 20
-
-
-def sliced_perceptron_epoch(ops, X, y, w, b):
-    """The backend's ``perceptron_epoch`` over the rows of X; a scipy.sparse X is expanded to
-    dense rows a slice of at most :data:`DENSE_SLICE_BYTES` (at least one row) at a time, in
-    order. The pass is sequential, so the slices make the very updates of one call (their
-    counts add up), and the whole matrix is never dense at once."""
-    if not is_sparse(X):
-        return ops.perceptron_epoch(X, y, w, b)
-    step = max(1, DENSE_SLICE_BYTES // max(1, X.shape[1] * X.dtype.itemsize))
-    return sum(ops.perceptron_epoch(X[start:start + step].toarray(), y[start:start + step], w, b)
-               for start in range(0, X.shape[0], step))
 
 
 class Perceptron(ClassifierMixin, FastnnEstimator):
@@ -282,7 +270,9 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
             # overflow is reported as a TrainingDivergedError, not as NumPy warnings
             with np.errstate(over="ignore", invalid="ignore"):
                 if plain:
-                    return sliced_perceptron_epoch(ops, X_epoch, y_epoch, V[k], c[k:k + 1])
+                    epoch = ops.sparse_perceptron_epoch if is_sparse(X_epoch) else \
+                        ops.perceptron_epoch
+                    return epoch(X_epoch, y_epoch, V[k], c[k:k + 1])
                 s = no_steps if steps is None else steps[k, order]
                 return epoch_with_steps(X_epoch, y_epoch, s, V[k], c[k:k + 1],
                                         self.fit_intercept)
@@ -366,8 +356,8 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
         """Run epochs of the perceptron algorithm on (X, y) until a stopping rule (see the
         class) ends each perceptron or ``max_iter`` epochs have run. Labels may be any values
         (two or more classes). X may be a scipy.sparse matrix (any format, converted to CSR
-        once): each epoch then runs on dense slices of its rows of a few MB, the same updates
-        as its dense copy.
+        once): each test and update then runs over a row's nonzeros (the backend's
+        ``sparse_perceptron_epoch``), the same updates as its dense copy.
 
         All or nothing, as :meth:`MLPClassifier.fit`: a call that raises -- bad input,
         weights that overflow (:class:`fastnn.train.TrainingDivergedError`), Ctrl-C before

@@ -12,7 +12,14 @@ step (the compiled backends defer the rows they can, exactly; see
 """
 from __future__ import annotations
 
-from .._contract import check_batch_size, check_sparse_epoch, check_sparse_forward
+import numpy as np
+
+from .._contract import (
+    check_batch_size,
+    check_perceptron_epoch,
+    check_sparse_epoch,
+    check_sparse_forward,
+)
 from .losses import output_function
 from .mlp import _fprop, run_minibatch_sgd_epoch, run_sgd_epoch
 
@@ -43,3 +50,19 @@ def sparse_minibatch_sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activ
     e = check_sparse_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr,
                            l2, l1, momentum, nesterov, sample_weight, alpha)
     return run_minibatch_sgd_epoch(e, e.X.to_scipy(), check_batch_size(batch_size))
+
+
+def sparse_perceptron_epoch(X, y, w, b):
+    """:func:`fastnn.reference.perceptron_epoch` with X a scipy.sparse matrix: for each row
+    x_i, if y_i (<w, x_i> + b) <= 0 then w <- w + y_i x_i (only the entries of its nonzeros
+    change) and b <- b + y_i. Returns the number of updates."""
+    X, y = check_perceptron_epoch(X, y, w, b, sparse=True)
+    updates = 0
+    for i in range(X.shape[0]):
+        row = slice(X.indptr[i], X.indptr[i + 1])
+        columns, values = X.indices[row], X.data[row]
+        if y[i] * (values @ w[columns] + b[0]) <= 0:
+            np.add.at(w, columns, y[i] * values)   # a column stored twice adds twice
+            b[0] += y[i]
+            updates += 1
+    return updates
