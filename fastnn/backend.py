@@ -34,8 +34,8 @@ loss_gradient             the regularised risk of a whole data set and its gradi
 sparse_forward            forward with X a scipy.sparse matrix (CSR): the first layer from the
                           nonzeros
 sparse_sgd_epoch          sgd_epoch with a sparse X, a step's cost in its nonzeros where the
-                          rows of zero inputs can be deferred exactly (no L1)
-sparse_minibatch_sgd_...  minibatch_sgd_epoch with a sparse X (sparse_minibatch_sgd_epoch)
+                          rows of zero inputs can be deferred exactly (no L1); and
+                          sparse_minibatch_sgd_epoch, minibatch_sgd_epoch with a sparse X
 sparse_perceptron_epoch   perceptron_epoch with a sparse X, over each row's nonzeros
 ========================  ========================================================================
 
