@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import codes
-from ._validation import check_array, check_positive, check_same_rows
+from ._validation import check_array, check_positive, check_same_rows, is_sparse
 
 # the functions every backend provides (see fastnn.backend for what each computes)
 CONTRACT = (
@@ -505,9 +505,7 @@ class CSR(NamedTuple):
 def check_sparse(name: str, X):
     """A 2-D numeric scipy.sparse matrix or array (any format); ValueError otherwise. Its
     values are checked by :func:`as_csr`."""
-    from scipy import sparse
-
-    if not sparse.issparse(X):
+    if not is_sparse(X):
         raise ValueError(f"{name} must be a scipy.sparse matrix or array, "
                          f"got {type(X).__name__}")
     if X.ndim != 2:

@@ -14,6 +14,7 @@ import scipy
 import scipy.optimize
 from sklearn.utils.optimize import _check_optimize_result
 
+from ._validation import is_sparse
 from .reference.regularization import l1_grad, l1_penalty, l2_grad, l2_penalty
 
 
@@ -37,12 +38,6 @@ def _views(flat, arrays, start=0):
 #: The most bytes of dense rows a sparse X is expanded into at a time (see
 #: :func:`_sliced_loss_gradient`).
 DENSE_SLICE_BYTES = 4 << 20
-
-
-def _is_sparse(X) -> bool:
-    from scipy import sparse
-
-    return sparse.issparse(X)
 
 
 def _sliced_loss_gradient(ops, X, Y, weights, biases, activations, loss, l2, l1,
@@ -152,7 +147,7 @@ def minimize_lbfgs(ops, X, Y, weights, biases, activations, loss, l2=0.0, l1=0.0
     for view, p in zip([*theta_W, *theta_b], params):
         view[...] = p
     # converted once here, so that no evaluation converts them again
-    sparse_X = _is_sparse(X)
+    sparse_X = is_sparse(X)
     risk = partial(_sliced_loss_gradient, ops) if sparse_X else ops.loss_gradient
     X = X.astype(dtype, copy=False) if sparse_X else np.ascontiguousarray(X, dtype=dtype)
     Y = np.ascontiguousarray(Y, dtype=dtype)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._validation import is_sparse
 from .reference.init import init_mlp
 
 #: The loss-growth rule: an epoch whose loss exceeds this many times the loss of the first
@@ -173,13 +174,6 @@ class EpochSlicer:
             self.length = self._whole_batches(max(1, self.length // 2))
         elif seconds < self.target and rows == self.length:
             self.length = min(2 * self.length, self.max_length)
-
-
-def is_sparse(X) -> bool:
-    """True when X is a scipy.sparse matrix or array (trained through the sparse epochs)."""
-    from scipy import sparse
-
-    return sparse.issparse(X)
 
 
 def bytes_per_row(X) -> int:

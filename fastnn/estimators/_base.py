@@ -9,6 +9,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _persistence
+from .._validation import is_sparse
 from ..backend import get_backend
 
 
@@ -130,13 +131,6 @@ def sparse_rows(X):
         X = X.copy()
         X.sum_duplicates()
     return X
-
-
-def is_sparse(X) -> bool:
-    """True for a scipy.sparse matrix or array."""
-    from scipy import sparse
-
-    return sparse.issparse(X)
 
 
 class FastnnEstimator(BaseEstimator):

@@ -36,6 +36,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _check_sample_weight, column_or_1d, validate_data
 
 from .. import _persistence, codes
+from .._validation import is_sparse
 from ..backend import get_backend
 from ..lbfgs import minimize_lbfgs
 from ..reference.losses import one_hot
@@ -53,7 +54,6 @@ from ._base import (
     FastnnEstimator,
     check_classes,
     guarded,
-    is_sparse,
     legacy_random_state,
     sparse_rows,
     training_dtype,

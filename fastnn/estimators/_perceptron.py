@@ -17,13 +17,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from .. import _persistence
+from .._validation import is_sparse
 from ..backend import get_backend
 from ..train import TrainingDivergedError, epoch_order
 from ._base import (
     FastnnEstimator,
     check_classes,
     guarded,
-    is_sparse,
     make_rng,
     sparse_rows,
     training_dtype,
