@@ -29,7 +29,7 @@ def extension(name, extra_flags=()):
 
 
 extensions = [extension(name)
-              for name in ("_layers", "_epochs", "_perceptron", "_risk", "_conv")]
+              for name in ("_layers", "_epochs", "_perceptron", "_risk", "_conv", "_sparse")]
 if AVX2:
     extensions.append(extension("_epochs_avx2", ["-mavx2"]))
     extensions.append(extension("_risk_avx2", ["-mavx2"]))

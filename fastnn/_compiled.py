@@ -9,35 +9,42 @@ namespace into the contract's functions: each checks its arguments with :mod:`fa
 
 The kernels a backend provides, with the arguments they receive:
 
-=====================  ========================================================================
-kernel                 arguments (``codes``: C-int activation codes; hyper-parameters: scalars
-                       of the arrays' dtype)
-=====================  ========================================================================
-activation             a (flat), code, out (flat)
-activation_derivative  h (flat), code, out (flat)
-dense_forward          h, W, b, code, out
-output_loss_grad       a, Y, loss, f, grad -> summed loss
-dense_backward_params  grad_a, h_in, grad_W, grad_b
-dense_backward_input   grad_a, W, h_in, code, out
-dense_update           W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, nesterov
-forward                X, weights, biases (tuples), codes, loss, out
-sgd_epoch              X, Y, order, weights, biases, vel_W, vel_b (tuples), codes, loss, lr, l2,
-                       l1, momentum, nesterov, sample_weight (None or 1-D), alpha -> summed
-                       objective
-minibatch_sgd_epoch    the same, then batch_size -> summed objective
-adam_epoch             X, Y, order, weights, biases, m_W, m_b, v_W, v_b (tuples), codes, loss,
-                       lr, l2, l1, beta_1, beta_2, epsilon, t, sample_weight, alpha -> summed
-                       objective
-minibatch_adam_epoch   the same, then batch_size -> summed objective
-perceptron_epoch       X, y, w, b -> number of updates
-conv2d_forward         x, W, b, stride, padding, out
-conv2d_backward_input  grad_out, W, stride, padding, out (zeroed by the kernel)
-conv2d_backward_params grad_out, x, stride, padding, grad_W, grad_b (zeroed by the kernel)
-max_pool2d_forward     x, kh, kw, stride, out
-max_pool2d_backward    grad_out, x, kh, kw, stride, out (zeroed by the kernel)
-avg_pool2d_forward     x, kh, kw, stride, out
-avg_pool2d_backward    grad_out, kh, kw, stride, out (zeroed by the kernel)
-=====================  ========================================================================
+=======================  ========================================================================
+kernel                   arguments (``codes``: C-int activation codes; hyper-parameters: scalars
+                         of the arrays' dtype)
+=======================  ========================================================================
+activation               a (flat), code, out (flat)
+activation_derivative    h (flat), code, out (flat)
+dense_forward            h, W, b, code, out
+output_loss_grad         a, Y, loss, f, grad -> summed loss
+dense_backward_params    grad_a, h_in, grad_W, grad_b
+dense_backward_input     grad_a, W, h_in, code, out
+dense_update             W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, nesterov
+forward                  X, weights, biases (tuples), codes, loss, out
+sgd_epoch                X, Y, order, weights, biases, vel_W, vel_b (tuples), codes, loss, lr, l2,
+                         l1, momentum, nesterov, sample_weight (None or 1-D), alpha -> summed
+                         objective
+minibatch_sgd_epoch      the same, then batch_size -> summed objective
+adam_epoch               X, Y, order, weights, biases, m_W, m_b, v_W, v_b (tuples), codes, loss,
+                         lr, l2, l1, beta_1, beta_2, epsilon, t, sample_weight, alpha -> summed
+                         objective
+minibatch_adam_epoch     the same, then batch_size -> summed objective
+perceptron_epoch         X, y, w, b -> number of updates
+conv2d_forward           x, W, b, stride, padding, out
+conv2d_backward_input    grad_out, W, stride, padding, out (zeroed by the kernel)
+conv2d_backward_params   grad_out, x, stride, padding, grad_W, grad_b (zeroed by the kernel)
+max_pool2d_forward       x, kh, kw, stride, out
+max_pool2d_backward      grad_out, x, kh, kw, stride, out (zeroed by the kernel)
+avg_pool2d_forward       x, kh, kw, stride, out
+avg_pool2d_backward      grad_out, kh, kw, stride, out (zeroed by the kernel)
+sparse_forward           data, indices, indptr (X in CSR, int64 indices), weights, biases, codes,
+                         loss, out
+sparse_epoch             data, indices, indptr, Y, order, weights, biases, vel_W, vel_b, codes,
+                         loss, lr, l2, l1, momentum, nesterov, sample_weight, alpha, batch_size
+                         -> summed objective (one kernel for ``sparse_sgd_epoch``, batch_size 1,
+                         and ``sparse_minibatch_sgd_epoch``)
+sparse_perceptron_epoch  data, indices, indptr, y, w, b -> number of updates
+=======================  ========================================================================
 """
 from __future__ import annotations
 
@@ -300,6 +307,54 @@ class CompiledOps:
             out = np.empty(input_shape, dtype=grad_out.dtype)
         self._kernels.avg_pool2d_backward(grad_out, kh, kw, stride, out)
         return out
+
+    # -- sparse X: a scipy.sparse matrix, read in CSR ----------------------------------------
+
+    def sparse_forward(self, X, weights, biases, activations, loss):
+        """The network's output f(X) for the rows of the scipy.sparse matrix X, the first
+        layer's b + x W summed over each row's nonzeros (cost: the nonzeros times its width)."""
+        X, weights, biases, act_codes, loss = contract.check_sparse_forward(
+            X, weights, biases, activations, loss)
+        out = np.empty((X.shape[0], weights[-1].shape[1]), dtype=X.data.dtype)
+        self._kernels.sparse_forward(X.data, X.indices, X.indptr, tuple(weights),
+                                     tuple(biases), _code_array(act_codes), loss, out)
+        return out
+
+    def _sparse_epoch(self, e, batch_size):
+        if e.order.shape[0] == 0:
+            return 0.0
+        total = self._kernels.sparse_epoch(
+            e.X.data, e.X.indices, e.X.indptr, e.Y, e.order, tuple(e.weights), tuple(e.biases),
+            tuple(e.vel_W), tuple(e.vel_b), _code_array(e.activations), e.loss, e.lr, e.l2,
+            e.l1, e.momentum, e.nesterov, e.sample_weight, e.alpha, batch_size)
+        return float(total) / e.order.shape[0]
+
+    def sparse_sgd_epoch(self, X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
+                         lr, l2=0.0, l1=0.0, momentum=0.0, nesterov=False, sample_weight=None,
+                         alpha=0.0):
+        """``sgd_epoch`` with X a scipy.sparse matrix: the same steps and result, each step's
+        cost in the row's nonzeros when it can be deferred exactly (see
+        :mod:`fastnn._numba.sparse`)."""
+        e = contract.check_sparse_epoch(X, Y, order, weights, biases, vel_W, vel_b,
+                                        activations, loss, lr, l2, l1, momentum, nesterov,
+                                        sample_weight, alpha)
+        return self._sparse_epoch(e, 1)
+
+    def sparse_minibatch_sgd_epoch(self, X, Y, order, weights, biases, vel_W, vel_b,
+                                   activations, loss, lr, l2=0.0, l1=0.0, momentum=0.0,
+                                   nesterov=False, batch_size=32, sample_weight=None,
+                                   alpha=0.0):
+        """``minibatch_sgd_epoch`` with X a scipy.sparse matrix: the same steps and result."""
+        e = contract.check_sparse_epoch(X, Y, order, weights, biases, vel_W, vel_b,
+                                        activations, loss, lr, l2, l1, momentum, nesterov,
+                                        sample_weight, alpha)
+        return self._sparse_epoch(e, contract.check_batch_size(batch_size))
+
+    def sparse_perceptron_epoch(self, X, y, w, b):
+        """``perceptron_epoch`` with X a scipy.sparse matrix: each test and update over the
+        row's nonzeros. Returns the number of updates."""
+        X, y = contract.check_perceptron_epoch(X, y, w, b, sparse=True)
+        return int(self._kernels.sparse_perceptron_epoch(X.data, X.indices, X.indptr, y, w, b))
 
 
 def contract_functions(kernels) -> dict:

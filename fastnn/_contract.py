@@ -28,7 +28,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import codes
-from ._validation import check_array, check_positive, check_same_rows
+from ._validation import check_array, check_positive, check_same_rows, is_sparse
 
 # the functions every backend provides (see fastnn.backend for what each computes)
 CONTRACT = (
@@ -42,6 +42,10 @@ CONTRACT += (
     "conv2d_forward", "conv2d_backward_input", "conv2d_backward_params",
     "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward",
 )
+
+# the same network functions with X a scipy.sparse matrix (CSR), their cost in its nonzeros
+CONTRACT += ("sparse_forward", "sparse_sgd_epoch", "sparse_minibatch_sgd_epoch",
+             "sparse_perceptron_epoch")
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -357,12 +361,13 @@ def check_batch_size(batch_size) -> int:
     return int(batch_size)
 
 
-def _check_epoch_data(X, Y, order, weights, biases, activations, loss):
+def _check_epoch_data(X, Y, order, weights, biases, activations, loss, sparse=False):
     """What every epoch checks: X (n, d) and Y (n, outputs) finite, ``order`` integer row
     indices of X, the network's shapes, parameters updated in place (one float dtype).
-    Returns ``(X, Y, order, activation codes, loss code, dtype)``, X and Y converted."""
+    Returns ``(X, Y, order, activation codes, loss code, dtype)``, X and Y converted (with
+    ``sparse``, X is a scipy.sparse matrix, returned as a :class:`CSR`)."""
     act_codes, loss = network_codes(activations, loss)
-    X = check_array("X", X, ndim=2)
+    X = check_sparse("X", X) if sparse else check_array("X", X, ndim=2)
     Y = check_array("Y", Y, ndim=2)
     check_same_rows(X=X, Y=Y)
     check_network(weights, biases, len(act_codes), X.shape[1])
@@ -375,7 +380,8 @@ def _check_epoch_data(X, Y, order, weights, biases, activations, loss):
     if order.dtype.kind not in "iu" or (order.size and (order.min() < 0
                                                         or order.max() >= X.shape[0])):
         raise ValueError("order must hold integer row indices of X")
-    return as_input(X, dtype), as_input(Y, dtype), as_input(order, np.int64), act_codes, loss, dtype
+    X = as_csr("X", X, dtype) if sparse else as_input(X, dtype)
+    return X, as_input(Y, dtype), as_input(order, np.int64), act_codes, loss, dtype
 
 
 def _check_state(what, name_W, state_W, name_b, state_b, weights, biases, dtype):
@@ -390,12 +396,14 @@ def _check_state(what, name_W, state_W, name_b, state_b, weights, biases, dtype)
 
 def check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr, l2=0.0,
                 l1=0.0, momentum=0.0, nesterov=False, sample_weight=None,
-                alpha=0.0) -> EpochArguments:
+                alpha=0.0, sparse=False) -> EpochArguments:
     """Arguments of ``sgd_epoch`` and ``minibatch_sgd_epoch``: the data and network as every
     epoch checks them, velocities shaped like their parameter, the hyper-parameters, the
-    sample weights and ``alpha`` (:func:`check_epoch_weights`)."""
+    sample weights and ``alpha`` (:func:`check_epoch_weights`). With ``sparse`` (the
+    ``sparse_*`` epochs), X is a scipy.sparse matrix (:func:`check_sparse`), returned as a
+    :class:`CSR`."""
     X, Y, order, act_codes, loss, dtype = _check_epoch_data(X, Y, order, weights, biases,
-                                                            activations, loss)
+                                                            activations, loss, sparse)
     _check_state("velocity", "vel_W", vel_W, "vel_b", vel_b, weights, biases, dtype)
     hyper = check_hyper_parameters(dtype, lr, l2, l1, momentum)
     nesterov = check_flag("nesterov", nesterov)
@@ -456,12 +464,13 @@ def check_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activatio
                          scalar(beta_2), scalar(epsilon), int(t), dtype, sample_weight, alpha)
 
 
-def check_perceptron_epoch(X, y, w, b):
+def check_perceptron_epoch(X, y, w, b, sparse=False):
     """Arguments of ``perceptron_epoch(X, y, w, b)``: w (d,) and b (1,) updated in place (one
-    float dtype), X (n, d) and labels y in {-1, +1} converted to it."""
+    float dtype), X (n, d) and labels y in {-1, +1} converted to it. With ``sparse``
+    (``sparse_perceptron_epoch``), X is a scipy.sparse matrix, returned as a :class:`CSR`."""
     dtype = check_parameter("w", w)
     check_parameter("b", b, dtype)
-    X = check_array("X", X, ndim=2)
+    X = check_sparse("X", X) if sparse else check_array("X", X, ndim=2)
     y = check_array("y", y, ndim=1)
     check_same_rows(X=X, y=y)
     if w.shape != (X.shape[1],) or b.shape != (1,):
@@ -469,7 +478,73 @@ def check_perceptron_epoch(X, y, w, b):
                          f"and {b.shape}")
     if not np.isin(y, (-1, 1)).all():
         raise ValueError("y must hold labels -1 and +1")
-    return as_input(X, dtype), as_input(y, dtype)
+    return (as_csr("X", X, dtype) if sparse else as_input(X, dtype)), as_input(y, dtype)
+
+
+# ----------------------------------------------------------------------------- sparse X
+
+
+class CSR(NamedTuple):
+    """A sparse matrix X (n, d) in compressed sparse rows, as the kernels take it: row t's
+    nonzeros are ``data[indptr[t]:indptr[t + 1]]`` in the columns
+    ``indices[indptr[t]:indptr[t + 1]]``; ``data`` of the computation's dtype, ``indices``
+    and ``indptr`` int64, all C-contiguous. A column may repeat within a row (its entries
+    add up) and the columns of a row need not be sorted."""
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    shape: tuple
+
+    def to_scipy(self):
+        """The same matrix as a ``scipy.sparse.csr_matrix`` (no copy of ``data``)."""
+        from scipy import sparse
+
+        return sparse.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
+
+
+def check_sparse(name: str, X):
+    """A 2-D numeric scipy.sparse matrix or array (any format); ValueError otherwise. Its
+    values are checked by :func:`as_csr`."""
+    if not is_sparse(X):
+        raise ValueError(f"{name} must be a scipy.sparse matrix or array, "
+                         f"got {type(X).__name__}")
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be numeric, got dtype {X.dtype}")
+    return X
+
+
+def as_csr(name: str, X, dtype) -> CSR:
+    """A sparse matrix checked by :func:`check_sparse` as a :class:`CSR` of ``dtype``: other
+    formats converted to CSR, ``data`` to ``dtype``, the index arrays to int64, each copied
+    only when needed; ValueError when a stored value is NaN or infinite."""
+    if X.format != "csr":
+        X = X.tocsr()
+    data = as_input(X.data, dtype)
+    if not np.isfinite(data).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return CSR(data, as_input(X.indices, np.int64), as_input(X.indptr, np.int64),
+               tuple(X.shape))
+
+
+def check_sparse_forward(X, weights, biases, activations, loss):
+    """Arguments of ``sparse_forward(X, weights, biases, activations, loss)``: X a sparse
+    matrix (:func:`check_sparse`) whose columns feed the network. Returns ``(X as a CSR,
+    weights, biases, activation codes, loss code)``, in the computation's dtype (float32
+    when X's values and every parameter are float32)."""
+    act_codes, loss = network_codes(activations, loss)
+    X = check_sparse("X", X)
+    check_network(weights, biases, len(act_codes), X.shape[1])
+    dtype = compute_dtype(np.empty(0, X.dtype), *weights, *biases)
+    return (as_csr("X", X, dtype), [as_input(W, dtype) for W in weights],
+            [as_input(b, dtype) for b in biases], act_codes, loss)
+
+
+def check_sparse_epoch(*args, **kwargs) -> EpochArguments:
+    """Arguments of ``sparse_sgd_epoch`` and ``sparse_minibatch_sgd_epoch``: those of
+    :func:`check_epoch`, with X a scipy.sparse matrix, returned as a :class:`CSR`."""
+    return check_epoch(*args, **kwargs, sparse=True)
 
 
 # ----------------------------------------------------------------------------- whole data set

@@ -20,6 +20,13 @@ def check_array(name: str, x, ndim: int | None = None, finite: bool = True) -> n
     return arr
 
 
+def is_sparse(x) -> bool:
+    """True when ``x`` is a scipy.sparse matrix or array (scipy imported on first call)."""
+    from scipy import sparse
+
+    return sparse.issparse(x)
+
+
 def check_same_rows(**arrays) -> None:
     """Raise ValueError unless every given array has the same number of rows."""
     rows = {name: np.shape(a)[0] for name, a in arrays.items()}

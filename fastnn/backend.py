@@ -31,6 +31,12 @@ max_pool2d_backward       out = each window's gradient at its (first) maximum
 avg_pool2d_forward        out = the mean of each window of each channel
 avg_pool2d_backward       out = each window's gradient shared equally among its entries
 loss_gradient             the regularised risk of a whole data set and its gradient (L-BFGS)
+sparse_forward            forward with X a scipy.sparse matrix (CSR): the first layer from the
+                          nonzeros
+sparse_sgd_epoch          sgd_epoch with a sparse X, a step's cost in its nonzeros where the
+                          rows of zero inputs can be deferred exactly (no L1); and
+                          sparse_minibatch_sgd_epoch, minibatch_sgd_epoch with a sparse X
+sparse_perceptron_epoch   perceptron_epoch with a sparse X, over each row's nonzeros
 ========================  ========================================================================
 
 ``"numpy"`` is :mod:`fastnn.reference`, ``"numba"`` is :mod:`fastnn._numba` (compiled at first

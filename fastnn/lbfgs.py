@@ -7,10 +7,15 @@ This is the optimisation scikit-learn's ``MLPClassifier(solver="lbfgs")`` runs (
 """
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import scipy
 import scipy.optimize
 from sklearn.utils.optimize import _check_optimize_result
+
+from ._validation import is_sparse
+from .reference.regularization import l1_grad, l1_penalty, l2_grad, l2_penalty
 
 
 def _iprint_option(verbose) -> dict:
@@ -28,6 +33,49 @@ def _views(flat, arrays, start=0):
         views.append(flat[start:start + a.size].reshape(a.shape))
         start += a.size
     return views, start
+
+
+#: The most bytes of dense rows a sparse X is expanded into at a time (see
+#: :func:`_sliced_loss_gradient`).
+DENSE_SLICE_BYTES = 4 << 20
+
+
+def _sliced_loss_gradient(ops, X, Y, weights, biases, activations, loss, l2, l1,
+                          sample_weight, grads_W, grads_b):
+    """``ops.loss_gradient`` of a scipy.sparse X (CSR), from dense slices of its rows of at
+    most :data:`DENSE_SLICE_BYTES` (at least one row): each slice's weighted risk and gradient
+    without the regulariser, weighted by the slice's share S_part / S of the weights, summed;
+    then the regulariser l2 ||W||^2 + l1 |W|_1 and its gradient, once. Writes into
+    ``grads_W``, ``grads_b``; returns ``(value, grads_W, grads_b)``. No slice of zero weight
+    is evaluated (it adds nothing). The whole matrix is never dense at once."""
+    n, dtype = X.shape[0], grads_W[0].dtype
+    total = float(n if sample_weight is None else np.sum(sample_weight, dtype=np.float64))
+    step = max(1, DENSE_SLICE_BYTES // max(1, X.shape[1] * X.dtype.itemsize))
+    part_W = [np.empty_like(g) for g in grads_W]
+    part_b = [np.empty_like(g) for g in grads_b]
+    for g in (*grads_W, *grads_b):
+        g[...] = 0
+    value = 0.0
+    for start in range(0, n, step):
+        rows = slice(start, min(n, start + step))
+        weights_part = None if sample_weight is None else sample_weight[rows]
+        share = float(rows.stop - rows.start if weights_part is None
+                      else np.sum(weights_part, dtype=np.float64))
+        if share == 0:
+            continue
+        part, _, _ = ops.loss_gradient(X[rows].toarray(), Y[rows], weights, biases, activations,
+                                       loss, 0.0, 0.0, weights_part, part_W, part_b)
+        scale = dtype.type(share / total)
+        value += part * (share / total)
+        for g, p in zip((*grads_W, *grads_b), (*part_W, *part_b)):
+            g += scale * p
+    value += float(l2) * l2_penalty(weights) + float(l1) * l1_penalty(weights)
+    for g, W in zip(grads_W, weights):
+        if l2:
+            g += dtype.type(l2) * l2_grad(W)
+        if l1:
+            g += dtype.type(l1) * l1_grad(W)
+    return value, grads_W, grads_b
 
 
 def minimize_lbfgs(ops, X, Y, weights, biases, activations, loss, l2=0.0, l1=0.0,
@@ -48,7 +96,9 @@ def minimize_lbfgs(ops, X, Y, weights, biases, activations, loss, l2=0.0, l1=0.0
         A backend, as :func:`fastnn.get_backend` returns.
     X, Y, activations, loss, l2, l1, sample_weight
         As ``ops.loss_gradient`` takes them: R(theta) = (1/S) sum_t s_t l(f(x_t), y_t) +
-        l2 sum_k ||W_k||^2 + l1 sum_k |W_k|_1, S = sum_t s_t.
+        l2 sum_k ||W_k||^2 + l1 sum_k |W_k|_1, S = sum_t s_t. X may also be a scipy.sparse
+        CSR matrix: each evaluation then runs on dense slices of its rows
+        (:func:`_sliced_loss_gradient`).
     weights, biases : lists of arrays
         The initial network, float32 or float64 (one dtype), C-contiguous and writeable;
         they hold the optimum on return.
@@ -97,7 +147,9 @@ def minimize_lbfgs(ops, X, Y, weights, biases, activations, loss, l2=0.0, l1=0.0
     for view, p in zip([*theta_W, *theta_b], params):
         view[...] = p
     # converted once here, so that no evaluation converts them again
-    X = np.ascontiguousarray(X, dtype=dtype)
+    sparse_X = is_sparse(X)
+    risk = partial(_sliced_loss_gradient, ops) if sparse_X else ops.loss_gradient
+    X = X.astype(dtype, copy=False) if sparse_X else np.ascontiguousarray(X, dtype=dtype)
     Y = np.ascontiguousarray(Y, dtype=dtype)
     if sample_weight is not None:
         sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
@@ -107,8 +159,8 @@ def minimize_lbfgs(ops, X, Y, weights, biases, activations, loss, l2=0.0, l1=0.0
 
     def objective(x):
         theta[...] = x
-        value, _, _ = ops.loss_gradient(X, Y, theta_W, theta_b, activations, loss, l2, l1,
-                                        sample_weight, grads_W, grads_b)
+        value, _, _ = risk(X, Y, theta_W, theta_b, activations, loss, l2, l1,
+                           sample_weight, grads_W, grads_b)
         if gradient64 is not gradient:
             gradient64[...] = gradient
         return value, gradient64

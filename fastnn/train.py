@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._validation import is_sparse
 from .reference.init import init_mlp
 
 #: The loss-growth rule: an epoch whose loss exceeds this many times the loss of the first
@@ -175,6 +176,22 @@ class EpochSlicer:
             self.length = min(2 * self.length, self.max_length)
 
 
+def bytes_per_row(X) -> int:
+    """The bytes of one row of X as a slice gathers it: its width times the item size, or for
+    a sparse X the mean stored entries of a row times the bytes of an entry (value and
+    column, int64 as the kernels take it), so that :class:`EpochSlicer` cuts a sparse epoch
+    by what it copies."""
+    if is_sparse(X):
+        entry = X.dtype.itemsize + 8
+        return max(1, int(np.ceil(X.nnz / max(1, X.shape[0]) * entry)) + 8)
+    return X.shape[1] * X.itemsize
+
+
+#: The most bytes of dense rows a sparse X is expanded into at a time, for the solvers with
+#: no sparse kernel (Adam): each such slice is one dense call (see :meth:`AdamSolver.run`).
+DENSE_SLICE_BYTES = 4 << 20
+
+
 class SGDSolver:
     """scikit-learn's ``solver="sgd"``: steps of a learning-rate schedule
     (:mod:`fastnn.schedules`), with classical or Nesterov momentum (velocities in the
@@ -195,6 +212,10 @@ class SGDSolver:
                 self.momentum, self.nesterov)
         weighting = {} if sample_weight is None else dict(sample_weight=sample_weight,
                                                          alpha=alpha)
+        if is_sparse(X):  # the first layer from the nonzeros (the backend's sparse epochs)
+            if batch_size == 1:
+                return ops.sparse_sgd_epoch(*args, **weighting)
+            return ops.sparse_minibatch_sgd_epoch(*args, batch_size=batch_size, **weighting)
         if batch_size == 1:
             return ops.sgd_epoch(*args, **weighting)
         return ops.minibatch_sgd_epoch(*args, batch_size=batch_size, **weighting)
@@ -216,7 +237,14 @@ class AdamSolver:
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
     def run(self, ops, net, X, Y, l2, l1, batch_size, sample_weight=None, alpha=0.0):
-        """One call over all the rows of (X, Y) in order; returns the mean objective."""
+        """One call over all the rows of (X, Y) in order; returns the mean objective.
+
+        Adam has no sparse kernel (its step moves every weight: the moments of a weight whose
+        input is zero still change it), so a sparse X is expanded to dense rows a slice of at
+        most :data:`DENSE_SLICE_BYTES` (and at least one batch) at a time, each slice a whole
+        number of batches: the same steps as one dense call, never the whole matrix dense."""
+        if is_sparse(X):
+            return self._run_densified(ops, net, X, Y, l2, l1, batch_size, sample_weight, alpha)
         n = X.shape[0]
         args = (X, Y, np.arange(n, dtype=np.int64), net.weights, net.biases, net.vel_W,
                 net.vel_b, net.sq_W, net.sq_b, list(net.activations), net.loss,
@@ -229,6 +257,19 @@ class AdamSolver:
             value = ops.minibatch_adam_epoch(*args, batch_size=batch_size, **weighting)
         net.steps += -(-n // batch_size)
         return value
+
+    def _run_densified(self, ops, net, X, Y, l2, l1, batch_size, sample_weight, alpha):
+        n = X.shape[0]
+        row = X.shape[1] * X.dtype.itemsize
+        step = max(1, DENSE_SLICE_BYTES // max(1, row) // batch_size) * batch_size
+        total = 0.0
+        for start in range(0, n, step):
+            part = slice(start, min(n, start + step))
+            weights = None if sample_weight is None else sample_weight[part]
+            value = self.run(ops, net, X[part].toarray(), Y[part], l2, l1, batch_size,
+                             weights, alpha)
+            total += float(value) * (part.stop - part.start)
+        return total / n if n else 0.0
 
     def epoch_end(self, t):
         """Adam's rate has no schedule."""
@@ -310,7 +351,7 @@ def run_epoch(solver, ops, net, X, Y, order, batch_size, l2=0.0, alpha=0.0, l1=0
     """
     n = len(order)
     if slicer is None:
-        slicer = EpochSlicer(batch_size, X.shape[1] * X.itemsize)
+        slicer = EpochSlicer(batch_size, bytes_per_row(X))
     total = 0.0
     for start, stop, size in _calls(n, batch_size, slicer):
         picked = order[start:stop] if rows is None else rows[order[start:stop]]
@@ -344,7 +385,9 @@ def run_epochs(ops, net, X, Y, *, max_epochs, history, schedule=None, rng=None, 
     net : Network
         Trained in place.
     X, Y : ndarray
-        C-contiguous inputs (n, d) and target matrix (n, k), in the network's dtype.
+        C-contiguous inputs (n, d) and target matrix (n, k), in the network's dtype. X may
+        also be a scipy.sparse CSR matrix: SGD then runs the backend's sparse epochs, Adam
+        dense slices of it (see :meth:`AdamSolver.run`).
     max_epochs : int
     history : History
         Updated in place: loss curve, validation scores, best values, counters (``n_iter``
@@ -407,7 +450,7 @@ def run_epochs(ops, net, X, Y, *, max_epochs, history, schedule=None, rng=None, 
         solver = SGDSolver(schedule, momentum, nesterov)
     if orders is None:
         orders = GeneratorOrder(n, rng, shuffle)
-    slicer = EpochSlicer(batch_size, X.shape[1] * X.itemsize)
+    slicer = EpochSlicer(batch_size, bytes_per_row(X))
     best_snapshot = interrupted_epoch = None
     stopped = False
     try:

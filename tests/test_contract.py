@@ -228,6 +228,43 @@ BAD_CALLS += [
 ]
 
 
+def _sparse(a, nan=False):
+    """``a`` as a CSR matrix (every entry stored), its first value NaN when ``nan``."""
+    from scipy import sparse
+
+    csr = sparse.csr_matrix(a)
+    if nan:
+        csr.data[0] = np.nan
+    return csr
+
+
+# the network functions with a scipy.sparse X
+BAD_CALLS += [
+    ("sparse_forward", (h, weights, biases, ["tanh"], "softmax_nll"), {},
+     "X must be a scipy.sparse matrix or array, got ndarray"),
+    ("sparse_forward", (_sparse(h[:, :2]), weights, biases, ["tanh"], "softmax_nll"), {},
+     "X has 2 features but the network expects 4"),
+    ("sparse_forward", (_sparse(h, nan=True), weights, biases, ["tanh"], "softmax_nll"), {},
+     "X contains NaN or infinite values"),
+    ("sparse_sgd_epoch", (), epoch_args(), "X must be a scipy.sparse matrix or array"),
+    ("sparse_sgd_epoch", (), epoch_args(X=_sparse(epoch_args()["X"], nan=True)),
+     "X contains NaN or infinite values"),
+    ("sparse_sgd_epoch", (), epoch_args(X=_sparse(epoch_args()["X"]), order=np.arange(7)),
+     "order must hold integer row indices"),
+    ("sparse_minibatch_sgd_epoch", (), dict(epoch_args(X=_sparse(epoch_args()["X"])),
+                                            batch_size=0),
+     "batch_size must be a positive integer"),
+    ("sparse_minibatch_sgd_epoch", (), epoch_args(X=_sparse(epoch_args()["X"]), l2=-1.0),
+     "l2 must be finite and >= 0"),
+    ("sparse_perceptron_epoch", (h, np.ones(5), np.zeros(4), np.zeros(1)), {},
+     "X must be a scipy.sparse matrix or array"),
+    ("sparse_perceptron_epoch", (_sparse(h), np.zeros(5), np.zeros(4), np.zeros(1)), {},
+     "y must hold labels -1 and +1"),
+    ("sparse_perceptron_epoch", (_sparse(h, nan=True), np.ones(5), np.zeros(4), np.zeros(1)),
+     {}, "X contains NaN or infinite values"),
+]
+
+
 def test_the_battery_covers_every_contract_function():
     assert {name for name, *_ in BAD_CALLS} == set(CONTRACT)
 

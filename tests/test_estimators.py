@@ -55,6 +55,8 @@ def stochastic_weights(estimator):
     if getattr(estimator, "solver", "lbfgs") != "lbfgs":
         failing["check_sample_weight_equivalence_on_dense_data"] = (
             "stochastic steps over weighted rows are not steps over repeated rows")
+        failing["check_sample_weight_equivalence_on_sparse_data"] = (
+            "stochastic steps over weighted rows are not steps over repeated rows")
         if getattr(estimator, "batch_size", None) == 1:
             failing["check_class_weight_classifiers"] = (
                 "a per-example step divides its weighted gradient by its own weight")

@@ -1,10 +1,11 @@
 """The Cython backend: the kernel contract (see :mod:`fastnn.backend`) compiled ahead of time,
 when fastnn is installed, so that its first call costs no compilation.
 
-The kernels (``_layers``, ``_epochs``, ``_perceptron``, ``_risk``, ``_conv``, written once for
-float32 and float64 with Cython's fused ``floating`` type) run their loops without the GIL and reach
-BLAS through :mod:`scipy.linalg.cython_blas`. The contract's functions are those of
-:class:`fastnn._compiled.CompiledOps` (argument checks shared with every backend) over them.
+The kernels (``_layers``, ``_epochs``, ``_perceptron``, ``_risk``, ``_conv``, ``_sparse``,
+written once for float32 and float64 with Cython's fused ``floating`` type) run their loops
+without the GIL and reach BLAS through :mod:`scipy.linalg.cython_blas`. The contract's
+functions are those of :class:`fastnn._compiled.CompiledOps` (argument checks shared with
+every backend) over them.
 On x86-64 the epoch and risk kernels are also built for AVX2 (``_epochs_avx2``,
 ``_risk_avx2``, the same sources), used when the CPU has it; both builds give identical
 results. When the extension was not compiled,
@@ -16,7 +17,7 @@ from types import SimpleNamespace
 import numpy as np
 
 try:
-    from . import _conv, _epochs, _layers, _perceptron, _risk
+    from . import _conv, _epochs, _layers, _perceptron, _risk, _sparse
 except ImportError as exc:
     raise ImportError("the fastnn Cython extension is not compiled; reinstall with "
                       f"pip install -e . (a C compiler is needed) [{exc}]") from exc
@@ -89,6 +90,9 @@ KERNELS = SimpleNamespace(
     max_pool2d_backward=_conv.max_pool2d_backward,
     avg_pool2d_forward=_conv.avg_pool2d_forward,
     avg_pool2d_backward=_conv.avg_pool2d_backward,
+    sparse_forward=_sparse.sparse_forward,
+    sparse_epoch=_sparse.sparse_epoch,
+    sparse_perceptron_epoch=_sparse.sparse_perceptron_epoch,
 )
 
 globals().update(contract_functions(KERNELS))

@@ -2,8 +2,8 @@
 
 The contract's functions are those of :class:`fastnn._compiled.CompiledOps` (argument checks
 shared with every backend) over the ``@njit`` kernels of this package (``activations``,
-``losses``, ``dense``, ``mlp``, ``perceptron``, ``risk``, ``conv``). Kernels are compiled at
-first call, specialised per dtype (float32 computes in float32) and cached on disk (see
+``losses``, ``dense``, ``mlp``, ``perceptron``, ``risk``, ``conv``, ``sparse``). Kernels are
+compiled at first call, specialised per dtype (float32 computes in float32) and cached on disk (see
 :mod:`fastnn._numba._jit`), so a new process loads them instead of compiling. The per-layer
 arrays of a network are passed to the training kernels as tuples padded to ``MAX_DEPTH``
 entries, so one compiled epoch kernel serves every network of up to ``MAX_DEPTH`` layers
@@ -42,6 +42,7 @@ from .mlp import (
 )
 from .perceptron import perceptron_epoch_kernel
 from .risk import loss_gradient_kernel
+from .sparse import sparse_epoch_kernel, sparse_forward_kernel, sparse_perceptron_epoch_kernel
 
 MAX_DEPTH = 6  # networks of up to this many layers share one compiled kernel per dtype
 
@@ -110,6 +111,14 @@ def _loss_gradient(X, Y, sample_weight, weights, biases, codes, loss, l2, l1, to
                                 _padded(tuple(grads_W)), _padded(tuple(grads_b)))
 
 
+def _sparse_forward(data, indices, indptr, weights, biases, codes, loss, out):
+    """sparse_forward_kernel on unpadded tuples (as :func:`_forward`)."""
+    if len({a.flags.writeable for a in (*weights, *biases)}) > 1:
+        weights = tuple(a if a.flags.writeable else a.copy() for a in weights)
+        biases = tuple(a if a.flags.writeable else a.copy() for a in biases)
+    sparse_forward_kernel(data, indices, indptr, weights, biases, codes, loss, out)
+
+
 KERNELS = SimpleNamespace(
     activation=activation_kernel,
     activation_derivative=activation_derivative_kernel,
@@ -132,6 +141,9 @@ KERNELS = SimpleNamespace(
     max_pool2d_backward=max_pool2d_backward_kernel,
     avg_pool2d_forward=avg_pool2d_forward_kernel,
     avg_pool2d_backward=avg_pool2d_backward_kernel,
+    sparse_forward=_sparse_forward,
+    sparse_epoch=_network_kernel(sparse_epoch_kernel),
+    sparse_perceptron_epoch=sparse_perceptron_epoch_kernel,
 )
 
 globals().update(contract_functions(KERNELS))

@@ -9,6 +9,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _persistence
+from .._validation import is_sparse
 from ..backend import get_backend
 
 
@@ -122,9 +123,24 @@ def check_classes(estimator, y, classes, continuing, incremental, min_classes=2)
     return labels
 
 
+def sparse_rows(X):
+    """A scipy.sparse X, already validated, as the kernels read it best: CSR (scikit-learn's
+    ``validate_data`` with ``accept_sparse="csr"`` converted any other format, once) with each
+    row's columns sorted and distinct (a copy only when they are not)."""
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    return X
+
+
 class FastnnEstimator(BaseEstimator):
     """What every fastnn estimator shares: backend resolution, the fast path of prediction,
     pickling without the backend module, save / load."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy.sparse X: fitted from its nonzeros (CSR)
+        return tags
 
     def _ops(self):
         """The backend module (:func:`fastnn.get_backend`), resolved on first use: at fit time,
@@ -135,17 +151,21 @@ class FastnnEstimator(BaseEstimator):
         return ops
 
     def _checked_input(self, X, finite_checked_later=False):
-        """``X`` ready for the backend. A C-contiguous 2-D array of the fitted dtype and width
-        skips scikit-learn's validation: one-row prediction must not be dominated by checks.
-        Its finiteness is checked here, unless the caller passes it to the backend's
-        ``forward`` (``finite_checked_later``), which every backend checks (ValueError
-        "X contains NaN or infinite values")."""
+        """``X`` ready for the backend (a scipy.sparse X as CSR, see :func:`sparse_rows`). A
+        C-contiguous 2-D array of the fitted dtype and width skips scikit-learn's
+        validation: one-row prediction must not be dominated by checks. Its finiteness is
+        checked here, unless the caller passes it to the backend's ``forward``
+        (``finite_checked_later``), which every backend checks (ValueError "X contains NaN
+        or infinite values")."""
         fast = self.__dict__.get("_fast_input")
         if (fast is not None and type(X) is np.ndarray and X.dtype == fast[0] and X.ndim == 2
                 and X.shape[1] == fast[1] and X.shape[0] and X.flags.c_contiguous):
             if finite_checked_later or np.isfinite(X).all():
                 return X
         check_is_fitted(self)
+        if is_sparse(X):  # CSR as it is; other sparse formats converted to it, once
+            return sparse_rows(validate_data(self, X, reset=False, dtype=self._fitted_dtype,
+                                             accept_sparse="csr"))
         return validate_data(self, X, reset=False, dtype=self._fitted_dtype, order="C")
 
     def _set_fast_input(self, dtype):

@@ -36,6 +36,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _check_sample_weight, column_or_1d, validate_data
 
 from .. import _persistence, codes
+from .._validation import is_sparse
 from ..backend import get_backend
 from ..lbfgs import minimize_lbfgs
 from ..reference.losses import one_hot
@@ -49,12 +50,26 @@ from ..train import (
     TrainingDivergedError,
     run_epochs,
 )
-from ._base import FastnnEstimator, check_classes, guarded, legacy_random_state, training_dtype
+from ._base import (
+    FastnnEstimator,
+    check_classes,
+    guarded,
+    legacy_random_state,
+    sparse_rows,
+    training_dtype,
+)
 from ._docs import _MLP_DOC_ATTRIBUTES, _MLP_DOC_PARAMETERS
 
 _OUTPUT_ACTIVATION = {codes.SOFTMAX_NLL: "softmax", codes.LOGISTIC_NLL: "logistic",
                       codes.SQUARED: "identity", codes.HALF_SQUARED: "identity",
                       codes.POISSON: "exp"}
+
+
+def network_output(ops, net, X):
+    """The output f(X) of the network ``net`` by the backend ``ops``: its ``sparse_forward``
+    for a scipy.sparse X (the first layer from the nonzeros), else its ``forward``."""
+    forward = ops.sparse_forward if is_sparse(X) else ops.forward
+    return forward(X, net.weights, net.biases, net.activations, net.loss)
 
 
 def _threads(n_jobs):
@@ -212,7 +227,10 @@ class BaseSGDNetwork(FastnnEstimator):
                              f"{self.hidden_layer_sizes!r} cannot continue it "
                              f"(set warm_start=False to refit)")
         X, y = validate_data(self, X, y, reset=not continuing, dtype=dtype, order="C",
-                             multi_output=True, y_numeric=not self._is_classifier)
+                             multi_output=True, y_numeric=not self._is_classifier,
+                             accept_sparse="csr")
+        if is_sparse(X):  # trained from its nonzeros (other formats were converted to CSR)
+            X = sparse_rows(X)
         if y.ndim == 2 and y.shape[1] == 1:  # a column: one target, as scikit-learn warns
             y = column_or_1d(y, warn=True)
         dtype = X.dtype
@@ -422,9 +440,14 @@ class BaseSGDNetwork(FastnnEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
             Any numeric array. With ``dtype=None`` a C-contiguous float32 or float64 array is
             used as it is (float32 trains in float32); anything else is converted to float64.
+            A sparse X (matrix or array) is trained from its nonzeros: CSR is used as it is
+            (its rows' columns sorted, once, if they are not), any other format converted to
+            CSR once; SGD runs the backend's sparse epochs, Adam dense slices of a few MB
+            of rows, L-BFGS dense slices too (see "Sparse input" in the performance page). The
+            model is the one its dense copy gives, to rounding.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Class labels (classifiers) or target values (regressors).
         sample_weight : array-like of shape (n_samples,), optional
@@ -469,8 +492,7 @@ class BaseSGDNetwork(FastnnEstimator):
     def _output(self, X):
         """The network's output f(X): probabilities, or values for a regressor."""
         X = self._checked_input(X, finite_checked_later=True)
-        net = self._network
-        return self._ops().forward(X, net.weights, net.biases, net.activations, net.loss)
+        return network_output(self._ops(), self._network, X)
 
     def _validation_score(self, net, X, y, Y, rows, ops, history, sample_weight=None,
                           chunk=8192):
@@ -479,7 +501,7 @@ class BaseSGDNetwork(FastnnEstimator):
         gathered ``chunk`` rows at a time rather than copied whole; the validation loss is
         recorded in ``history.validation_losses``."""
         f = np.concatenate([
-            ops.forward(X[part], net.weights, net.biases, net.activations, net.loss)
+            network_output(ops, net, X[part])
             for part in np.array_split(rows, max(1, -(-len(rows) // chunk)))])
         weights = None if sample_weight is None else sample_weight[rows]
         history.validation_losses.append(data_loss(f, Y[rows], net.loss, weights))

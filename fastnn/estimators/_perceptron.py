@@ -1,6 +1,7 @@
 """Rosenblatt's perceptron, one-vs-rest for several classes; each epoch of each perceptron is
-one call of the backend's ``perceptron_epoch`` (or, with class weights or without an
-intercept, of :func:`epoch_with_steps`)."""
+one call of the backend's ``perceptron_epoch`` (``sparse_perceptron_epoch`` for a
+scipy.sparse X; with class weights or without an intercept, of :func:`epoch_with_steps`,
+whose margins of a sparse X are sparse products)."""
 from __future__ import annotations
 
 import copy
@@ -16,9 +17,17 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
 
 from .. import _persistence
+from .._validation import is_sparse
 from ..backend import get_backend
 from ..train import TrainingDivergedError, epoch_order
-from ._base import FastnnEstimator, check_classes, guarded, make_rng, training_dtype
+from ._base import (
+    FastnnEstimator,
+    check_classes,
+    guarded,
+    make_rng,
+    sparse_rows,
+    training_dtype,
+)
 
 _BLOCK = 256  # rows whose margins epoch_with_steps computes at once
 
@@ -45,7 +54,11 @@ def epoch_with_steps(X, y, steps, w, b, fit_intercept):
             continue
         j = i + wrong[0]
         step = steps[j] * y[j]
-        w += step * X[j]
+        if is_sparse(X):  # the row's nonzeros only
+            row = X[j]
+            np.add.at(w, row.indices, step * row.data)
+        else:
+            w += step * X[j]
         if fit_intercept:
             b[0] += step
         updates += 1
@@ -200,7 +213,10 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
         fitted = hasattr(self, "coef_")
         continuing = fitted and (incremental or self.warm_start)
         X, y = validate_data(self, X, y, reset=not continuing,
-                             dtype=training_dtype(self, continuing), order="C")
+                             dtype=training_dtype(self, continuing), order="C",
+                             accept_sparse="csr")
+        if is_sparse(X):  # CSR (other formats were converted), its epochs on dense slices
+            X = sparse_rows(X)
         dtype = X.dtype
         labels = check_classes(self, y, classes, continuing, incremental)
         # +1 / -1 targets of each perceptron: the second class against the first for two
@@ -254,7 +270,9 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
             # overflow is reported as a TrainingDivergedError, not as NumPy warnings
             with np.errstate(over="ignore", invalid="ignore"):
                 if plain:
-                    return ops.perceptron_epoch(X_epoch, y_epoch, V[k], c[k:k + 1])
+                    epoch = ops.sparse_perceptron_epoch if is_sparse(X_epoch) else \
+                        ops.perceptron_epoch
+                    return epoch(X_epoch, y_epoch, V[k], c[k:k + 1])
                 s = no_steps if steps is None else steps[k, order]
                 return epoch_with_steps(X_epoch, y_epoch, s, V[k], c[k:k + 1],
                                         self.fit_intercept)
@@ -337,7 +355,9 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
     def fit(self, X, y):
         """Run epochs of the perceptron algorithm on (X, y) until a stopping rule (see the
         class) ends each perceptron or ``max_iter`` epochs have run. Labels may be any values
-        (two or more classes).
+        (two or more classes). X may be a scipy.sparse matrix (any format, converted to CSR
+        once): each test and update then runs over a row's nonzeros (the backend's
+        ``sparse_perceptron_epoch``), the same updates as its dense copy.
 
         All or nothing, as :meth:`MLPClassifier.fit`: a call that raises -- bad input,
         weights that overflow (:class:`fastnn.train.TrainingDivergedError`), Ctrl-C before

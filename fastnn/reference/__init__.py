@@ -64,5 +64,11 @@ from .mlp import (
 from .perceptron import PerceptronResult, perceptron_algorithm, perceptron_epoch
 from .regularization import l1_grad, l1_penalty, l2_grad, l2_penalty
 from .risk import example_losses, loss_gradient
+from .sparse import (
+    sparse_forward,
+    sparse_minibatch_sgd_epoch,
+    sparse_perceptron_epoch,
+    sparse_sgd_epoch,
+)
 
 __all__ = [name for name in dir() if not name.startswith("_")]

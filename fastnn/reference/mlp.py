@@ -154,7 +154,14 @@ def sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
     """
     e = check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr, l2, l1,
                     momentum, nesterov, sample_weight, alpha)
-    X, Y, act_codes, loss = e.X, e.Y, e.activations, e.loss
+    return run_sgd_epoch(e, e.X)
+
+
+def run_sgd_epoch(e, X):
+    """:func:`sgd_epoch` on checked arguments ``e``, the rows read from ``X`` (e.X, or the
+    same matrix as a scipy.sparse matrix: the loop only slices rows and multiplies them)."""
+    weights, biases, vel_W, vel_b = e.weights, e.biases, e.vel_W, e.vel_b
+    Y, act_codes, loss = e.Y, e.activations, e.loss
     lr, l1, momentum, nesterov = e.lr, e.l1, e.momentum, e.nesterov
     total = 0.0
     for t in e.order:
@@ -188,8 +195,14 @@ def minibatch_sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations,
     the regulariser taken at the parameters before each batch's step."""
     e = check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr, l2, l1,
                     momentum, nesterov, sample_weight, alpha)
-    batch_size = check_batch_size(batch_size)
-    X, order, act_codes = e.X, e.order, e.activations
+    return run_minibatch_sgd_epoch(e, e.X, check_batch_size(batch_size))
+
+
+def run_minibatch_sgd_epoch(e, X, batch_size):
+    """:func:`minibatch_sgd_epoch` on checked arguments ``e``, the rows read from ``X`` (as
+    :func:`run_sgd_epoch`)."""
+    weights, biases, vel_W, vel_b = e.weights, e.biases, e.vel_W, e.vel_b
+    order, act_codes = e.order, e.activations
     lr, l1, momentum, nesterov = e.lr, e.l1, e.momentum, e.nesterov
     total = 0.0
     for start in range(0, len(order), batch_size):
