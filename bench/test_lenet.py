@@ -108,3 +108,31 @@ def test_lenet(benchmark, images, peer, batch_size):
     benchmark.extra_info.update(examples_per_second=rate)
     if model is not None:
         assert np.isfinite(model.loss_)
+
+
+@pytest.mark.parametrize("estimator", ["MLPClassifier", "NetClassifier"])
+def test_mlp_module_digits(benchmark, estimator):
+    """An MLP module trains through the fused kernels: NetClassifier over Linear(64, 100),
+    Tanh, Linear(100, 10) against MLPClassifier((100,), "tanh"), per-example SGD, 20 epochs
+    on scikit-learn's digits. The fit seconds should be the same."""
+    from fastnn import MLPClassifier
+    from fastnn.datasets import load_digits
+
+    X, y = load_digits()
+    settings = dict(solver="sgd", batch_size=1, learning_rate_init=0.01, momentum=0.0,
+                    max_iter=20, tol=0, random_state=0)
+    if estimator == "MLPClassifier":
+        model = MLPClassifier((100,), activation="tanh", **settings)
+    else:
+        model = NetClassifier(nn.Sequential(nn.Linear(64, 100), nn.Tanh(),
+                                            nn.Linear(100, 10)), **settings)
+
+    def fit():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(X, y)
+
+    fit()
+    benchmark.group = "mlp-module: fit seconds, digits, 64-100-10 tanh, batch 1, 20 epochs"
+    benchmark.pedantic(fit, rounds=5, iterations=1)
+    benchmark.extra_info.update(accuracy=model.score(X, y))
