@@ -15,6 +15,8 @@ _LAZY = {
     "MLPRegressor": "fastnn.estimators",
     "LogisticRegression": "fastnn.estimators",
     "Perceptron": "fastnn.estimators",
+    "NetClassifier": "fastnn.estimators",
+    "NetRegressor": "fastnn.estimators",
     "load": "fastnn.estimators",
     "TrainingDivergedError": "fastnn.train",
     "LossGrowthWarning": "fastnn.train",

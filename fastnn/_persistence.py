@@ -56,6 +56,10 @@ def _encode(value):
     """A hyper-parameter as a JSON value: tuples and dicts are tagged so they come back as
     they were (a dict's keys need not be strings: ``class_weight`` maps labels), NumPy arrays
     become (nested) lists and NumPy scalars Python numbers."""
+    from .nn import Module, describe
+
+    if isinstance(value, Module):
+        return {"__box__": describe(value)}  # a flow graph: its structure, built again on load
     if isinstance(value, tuple):
         return {"__tuple__": [_encode(v) for v in value]}
     if isinstance(value, dict):
@@ -72,7 +76,12 @@ def _encode(value):
 
 
 def _decode(value):
-    """The inverse of :func:`_encode` (arrays come back as lists)."""
+    """The inverse of :func:`_encode` (arrays come back as lists; a flow graph with new
+    parameters, which its estimator's saved state then sets)."""
+    if isinstance(value, dict) and "__box__" in value:
+        from .nn import build
+
+        return build(value["__box__"])
     if isinstance(value, dict) and "__tuple__" in value:
         return tuple(_decode(v) for v in value["__tuple__"])
     if isinstance(value, dict) and "__dict__" in value:
@@ -469,7 +478,66 @@ def _check_perceptron(arrays, state):
     _check_feature_names(arrays, n_features)
 
 
+def _check_net(arrays, state, classifier):
+    """A NetClassifier's or NetRegressor's saved state: its module as data, built again from
+    fastnn's own boxes only, one array per parameter and per piece of optimiser state, of the
+    shapes of the built module's parameters, of the fitted dtype and finite; the module
+    takes rows of ``n_features_in_`` values and outputs ``n_outputs`` scores."""
+    from .nn import build
+
+    dtype = _fitted_dtype(state)
+    n_features = _count(state, "n_features_in_", 1)
+    n_outputs = _count(state, "n_outputs", 1)
+    for key in ("n_iter", "t", "no_improvement_count", "adam_steps"):
+        _count(state, key)
+    _check_number(state, "learning_rate")
+    _check_number(state, "best_loss", allow_none=True)
+    _check_number(state, "best_validation_score", allow_none=True)
+    try:
+        module = build(state.get("module_"))
+    except ValueError as exc:
+        raise _Inconsistent(f"state 'module_' does not describe a network: {exc}") from None
+    shapes = {name: p.shape for name, p in module.named_parameters()}
+    groups = ("module_", "velocity", "second_moment")
+    required = [f"{group}.{name}" for group in groups for name in shapes]
+    given = sorted(name for name in arrays if name.startswith("module."))
+    _check_names(arrays, [*required, "loss_curve_", *(("classes_",) if classifier else ())],
+                 optional=("validation_scores_", "validation_loss_curve_", "feature_names_in_",
+                           *given))
+    for name in required:
+        _check_shape(name, arrays[name], shapes[name.split(".", 1)[1]])
+    _check_parameters(arrays, [*required, *given], dtype)
+    for name, p in module.named_parameters():
+        p.value = arrays[f"module_.{name}"]
+    module.set_dtype(dtype)
+    try:
+        scores = module.fprop(np.zeros((1, n_features), dtype))
+    except ValueError as exc:
+        raise _Inconsistent(f"the saved module cannot take rows of {n_features} features: "
+                            f"{exc}") from None
+    if scores.shape != (1, n_outputs):
+        raise _Inconsistent(f"the saved module outputs {scores.shape[1:]} scores per row, the "
+                            f"state says {n_outputs}")
+    for name in ("loss_curve_", "validation_scores_", "validation_loss_curve_"):
+        _check_curve(arrays, name)
+    _check_feature_names(arrays, n_features)
+    if not classifier:
+        _check_loss(state, {codes.HALF_SQUARED, codes.POISSON})
+        return
+    _check_flag(state, "classes_object")
+    _check_flag(state, "multilabel")
+    if state["multilabel"]:
+        if not np.array_equal(arrays["classes_"], np.arange(n_outputs)):
+            raise _Inconsistent(f"a multilabel model's classes_ must be 0..{n_outputs - 1}")
+        _check_loss(state, {codes.LOGISTIC_NLL})
+        return
+    _check_classes(arrays["classes_"], n_outputs, "output scores", min_classes=1)
+    _check_loss(state, {codes.LOGISTIC_NLL} if n_outputs == 1 else {codes.SOFTMAX_NLL})
+
+
 _STATE_CHECKS = {
+    "NetClassifier": lambda arrays, state: _check_net(arrays, state, classifier=True),
+    "NetRegressor": lambda arrays, state: _check_net(arrays, state, classifier=False),
     "MLPClassifier": _check_mlp_classifier,
     "MLPRegressor": _check_mlp_regressor,
     "LogisticRegression": _check_logistic_regression,

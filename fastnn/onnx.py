@@ -3,6 +3,11 @@
 The graph is the network's forward propagation written with ONNX operators: a = h W + b is a
 ``MatMul`` and an ``Add`` per layer, each hidden activation its operator (``Relu``, ``Tanh``,
 ``Sigmoid``, ``Identity``), the output unit ``Softmax``, ``Sigmoid``, ``Identity`` or ``Exp``.
+A :class:`~fastnn.NetClassifier` or :class:`~fastnn.NetRegressor` is written box by box
+(:func:`_write_module`): ``Linear`` as ``MatMul`` and ``Add``, the activation boxes as their
+operators (``Threshold`` as ``Sign``), ``Softmax``, ``Conv2d`` as ``Conv``, ``MaxPool2d`` and
+``AvgPool2d`` as ``MaxPool`` and ``AveragePool``, ``Flatten``, ``Reshape``, ``Add`` as
+``Sum`` and ``Concat``, through any ``Sequential`` or ``Graph``; then the output function.
 Outputs are named as scikit-learn's converters (skl2onnx) name them:
 
 * classifiers: ``"label"``, the class ``predict`` returns (int64 or string; for multilabel
@@ -76,16 +81,74 @@ def _label_table(classes):
 
 def _kind(model):
     """"perceptron", "classifier" or "regressor", or TypeError for anything else."""
-    from .estimators import LogisticRegression, MLPClassifier, MLPRegressor, Perceptron
+    from .estimators import (
+        LogisticRegression,
+        MLPClassifier,
+        MLPRegressor,
+        NetClassifier,
+        NetRegressor,
+        Perceptron,
+    )
 
     if isinstance(model, Perceptron):
         return "perceptron"
-    if isinstance(model, (MLPClassifier, LogisticRegression)):
+    if isinstance(model, (MLPClassifier, LogisticRegression, NetClassifier)):
         return "classifier"
-    if isinstance(model, MLPRegressor):
+    if isinstance(model, (MLPRegressor, NetRegressor)):
         return "regressor"
     raise TypeError(f"to_onnx converts fastnn's MLPClassifier, MLPRegressor, "
-                    f"LogisticRegression and Perceptron, not {type(model).__name__}")
+                    f"LogisticRegression, Perceptron, NetClassifier and NetRegressor, not "
+                    f"{type(model).__name__}")
+
+
+_BOX_OPS = {"Identity": "Identity", "Threshold": "Sign", "Sigmoid": "Sigmoid",
+            "Tanh": "Tanh", "ReLU": "Relu", "Flatten": "Flatten"}
+
+
+def _write_module(graph, module, inputs):
+    """Write the nodes of the flow graph ``module`` reading the tensors named ``inputs``;
+    returns the name of its output. TypeError for a box that has no ONNX form here."""
+    from . import nn
+
+    kind, dtype = type(module), graph.dtype
+    (x, *_) = inputs
+    if kind is nn.Sequential:
+        for box in module:
+            x = _write_module(graph, box, [x])
+        return x
+    if kind is nn.Graph:
+        values = dict(zip(module.inputs, inputs))
+        for name in module.order:
+            values[name] = _write_module(graph, module.boxes[name],
+                                         [values[p] for p in module.parents[name]])
+        return values[module.output]
+    if kind is nn.Linear:
+        product = graph.add("MatMul", [x, graph.constant("coefficient",
+                                                         module.W.value.astype(dtype))])
+        return graph.add("Add", [product, graph.constant("intercept",
+                                                         module.b.value.astype(dtype))])
+    if kind is nn.Conv2d:
+        p = module.padding
+        return graph.add("Conv", [x, graph.constant("filters", module.W.value.astype(dtype)),
+                                  graph.constant("bias", module.b.value.astype(dtype))],
+                         kernel_shape=list(module.kernel_size), strides=[module.stride] * 2,
+                         pads=[p, p, p, p])
+    if kind in (nn.MaxPool2d, nn.AvgPool2d):
+        return graph.add("MaxPool" if kind is nn.MaxPool2d else "AveragePool", [x],
+                         kernel_shape=list(module.kernel_size), strides=[module.stride] * 2)
+    if kind is nn.Reshape:
+        shape = graph.constant("shape", np.array([-1, *module.shape], np.int64))
+        return graph.add("Reshape", [x, shape])
+    if kind is nn.Softmax:
+        return graph.add("Softmax", [x], axis=1)
+    if kind is nn.Add:
+        return graph.add("Sum", list(inputs))
+    if kind is nn.Concat:
+        return graph.add("Concat", list(inputs), axis=1)
+    if kind.__name__ in _BOX_OPS and kind is getattr(nn, kind.__name__):
+        return graph.add(_BOX_OPS[kind.__name__], [x], **({"axis": 1} if kind is nn.Flatten
+                                                           else {}))
+    raise TypeError(f"{module!r} has no ONNX form: to_onnx writes fastnn's built-in boxes only")
 
 
 def _score_columns(model):
@@ -135,12 +198,15 @@ def _write_graph(model, graph, X, outputs):
         a = dense(X, model.coef_.T, model.intercept_, 0)
         out, threshold = a, 0.0
     else:
-        h = X
-        hidden = _HIDDEN_OPS[getattr(model, "activation", "identity")]
-        last = len(model.coefs_) - 1
-        for k, (W, b) in enumerate(zip(model.coefs_, model.intercepts_)):
-            a = dense(h, W, b, k)
-            h = graph.add(hidden, [a]) if k < last else a
+        if hasattr(model, "module_"):
+            a = _write_module(graph, model.module_, [X])
+        else:
+            h = X
+            hidden = _HIDDEN_OPS[getattr(model, "activation", "identity")]
+            last = len(model.coefs_) - 1
+            for k, (W, b) in enumerate(zip(model.coefs_, model.intercepts_)):
+                a = dense(h, W, b, k)
+                h = graph.add(hidden, [a]) if k < last else a
         op = _OUTPUT_OPS[model.out_activation_]
         if kind == "regressor":
             graph.add(op, [a], output=outputs["variable"])
@@ -186,11 +252,14 @@ def to_onnx(model, X_sample, *, target_opset=None):
 
     Parameters
     ----------
-    model : MLPClassifier, MLPRegressor, LogisticRegression or Perceptron
-        A fitted fastnn estimator.
+    model : MLPClassifier, MLPRegressor, LogisticRegression, Perceptron, NetClassifier or \
+NetRegressor
+        A fitted fastnn estimator; a Net estimator's module holds fastnn's built-in boxes.
     X_sample : array-like of shape (n_samples, n_features)
         Rows like the ones the graph will receive: they give its input's width and dtype
         (float64 gives a DOUBLE input, anything else FLOAT; the weights are cast to it).
+        onnxruntime's CPU provider has no DOUBLE ``Conv``: export a network with ``Conv2d``
+        boxes with a float32 sample to run it there.
     target_opset : int, optional
         The ONNX opset of the graph, at least 13; None is :data:`DEFAULT_OPSET`.
 
@@ -205,7 +274,8 @@ def to_onnx(model, X_sample, *, target_opset=None):
     Raises
     ------
     TypeError
-        When ``model`` is not one of the four estimators.
+        When ``model`` is not one of these estimators, or its module holds a box of one's
+        own.
     ValueError
         When ``X_sample`` does not have the model's number of features, or the opset is too
         old; sklearn's NotFittedError when the model is not fitted.
@@ -305,7 +375,7 @@ def _skl2onnx_convert(scope, operator, container):
 
 
 def register_skl2onnx():
-    """Register fastnn's four estimators with skl2onnx, so that ``skl2onnx.to_onnx`` converts
+    """Register fastnn's estimators with skl2onnx, so that ``skl2onnx.to_onnx`` converts
     them, alone or inside a scikit-learn pipeline, to the graphs of :func:`to_onnx`.
 
     Classifiers take skl2onnx's ``zipmap`` option (by default skl2onnx turns the
@@ -315,12 +385,20 @@ def register_skl2onnx():
     """
     from skl2onnx import update_registered_converter
 
-    from .estimators import LogisticRegression, MLPClassifier, MLPRegressor, Perceptron
+    from .estimators import (
+        LogisticRegression,
+        MLPClassifier,
+        MLPRegressor,
+        NetClassifier,
+        NetRegressor,
+        Perceptron,
+    )
 
-    for cls in (MLPClassifier, LogisticRegression, Perceptron):
+    for cls in (MLPClassifier, LogisticRegression, Perceptron, NetClassifier):
         update_registered_converter(cls, f"Fastnn{cls.__name__}", _skl2onnx_shapes,
                                     _skl2onnx_convert,
                                     options={"zipmap": [True, False, "columns"],
                                              "nocl": [False]})
-    update_registered_converter(MLPRegressor, "FastnnMLPRegressor", _skl2onnx_shapes,
-                                _skl2onnx_convert)
+    for cls in (MLPRegressor, NetRegressor):
+        update_registered_converter(cls, f"Fastnn{cls.__name__}", _skl2onnx_shapes,
+                                    _skl2onnx_convert)

@@ -1,4 +1,5 @@
-"""scikit-learn compatible estimators: MLPClassifier, MLPRegressor, LogisticRegression, Perceptron.
+"""scikit-learn compatible estimators: MLPClassifier, MLPRegressor, LogisticRegression, Perceptron,
+and NetClassifier / NetRegressor around any flow graph of :mod:`fastnn.nn` boxes.
 
 They are built on scikit-learn's ``BaseEstimator`` and mixins, so ``get_params``, ``set_params``,
 ``clone``, pickling, pipelines and grid searches come from scikit-learn itself. Parameter and
@@ -11,15 +12,17 @@ fitted model exactly as it was.
 """
 from .. import _persistence
 from ..train import TrainingDivergedError
+from ._net import NetClassifier, NetRegressor
 from ._network import LogisticRegression, MLPClassifier, MLPRegressor
 from ._perceptron import Perceptron
 
-__all__ = ["MLPClassifier", "MLPRegressor", "LogisticRegression", "Perceptron", "load",
-           "TrainingDivergedError"]
+__all__ = ["MLPClassifier", "MLPRegressor", "LogisticRegression", "Perceptron",
+           "NetClassifier", "NetRegressor", "load", "TrainingDivergedError"]
 
 #: Every fastnn estimator by class name: the classes a model file may name.
 ESTIMATORS = {cls.__name__: cls
-              for cls in (MLPClassifier, MLPRegressor, LogisticRegression, Perceptron)}
+              for cls in (MLPClassifier, MLPRegressor, LogisticRegression, Perceptron,
+                          NetClassifier, NetRegressor)}
 
 
 def load(path):

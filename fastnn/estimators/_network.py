@@ -133,6 +133,34 @@ def data_loss(f, Y, loss, sample_weight=None):
     return float(np.average(rows, weights=sample_weight))
 
 
+def history_state(history):
+    """The arrays (the loss and validation curves) and the JSON values (the stopping
+    rule's records and counters) a model file keeps of a training ``history``."""
+    arrays = {"loss_curve_": np.asarray(history.loss_curve, dtype=np.float64)}
+    if history.validation_scores is not None:
+        arrays["validation_scores_"] = np.asarray(history.validation_scores, dtype=np.float64)
+        arrays["validation_loss_curve_"] = np.asarray(history.validation_losses,
+                                                      dtype=np.float64)
+    meta = {"best_loss": history.best_loss, "best_validation_score":
+            history.best_validation_score, "no_improvement_count":
+            history.no_improvement_count, "n_iter": history.n_iter, "t": history.t}
+    return arrays, meta
+
+
+def restored_history(arrays, meta):
+    """The :class:`~fastnn.train.History` that :func:`history_state` wrote."""
+    scores = arrays.get("validation_scores_")
+    history = History(
+        loss_curve=arrays["loss_curve_"].tolist(),
+        validation_scores=None if scores is None else scores.tolist(),
+        best_loss=meta["best_loss"], best_validation_score=meta["best_validation_score"],
+        no_improvement_count=meta["no_improvement_count"], n_iter=meta["n_iter"],
+        t=meta["t"])
+    losses = arrays.get("validation_loss_curve_")
+    history.validation_losses = None if losses is None else losses.tolist()
+    return history
+
+
 class BaseSGDNetwork(FastnnEstimator):
     """A network trained by a stochastic solver through :func:`fastnn.train.run_epochs`.
 
@@ -218,14 +246,11 @@ class BaseSGDNetwork(FastnnEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
         hidden = self._hidden_sizes()
         ops = get_backend(self.backend)
-        fitted = hasattr(self, "coefs_")
+        fitted = hasattr(self, "n_outputs_")
         continuing = fitted and (incremental or self.warm_start)
         dtype = training_dtype(self, continuing)
-        if continuing and [W.shape[1] for W in self.coefs_[:-1]] != hidden:
-            raise ValueError(f"the model was fitted with hidden layers "
-                             f"{[W.shape[1] for W in self.coefs_[:-1]]}; hidden_layer_sizes="
-                             f"{self.hidden_layer_sizes!r} cannot continue it "
-                             f"(set warm_start=False to refit)")
+        if continuing:
+            self._check_architecture(hidden)
         X, y = validate_data(self, X, y, reset=not continuing, dtype=dtype, order="C",
                              multi_output=True, y_numeric=not self._is_classifier,
                              accept_sparse="csr")
@@ -239,11 +264,20 @@ class BaseSGDNetwork(FastnnEstimator):
                                                  ensure_non_negative=True)
         Y = self._encode_targets(y, dtype, continuing, incremental, classes)
         sample_weight = self._with_class_weight(sample_weight, y, incremental, dtype)
-        if continuing and Y.shape[1] != self.coefs_[-1].shape[1]:
+        if continuing and Y.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {Y.shape[1]} outputs but the fitted model has "
-                             f"{self.coefs_[-1].shape[1]}")
+                             f"{self.n_outputs_}")
         return dict(X=X, y=y, Y=Y, hidden=hidden, ops=ops, dtype=dtype, continuing=continuing,
                     sample_weight=sample_weight)
+
+    def _check_architecture(self, hidden):
+        """ValueError unless the fitted network has the hidden layers ``hidden`` (a call that
+        continues it cannot change them)."""
+        if [W.shape[1] for W in self.coefs_[:-1]] != hidden:
+            raise ValueError(f"the model was fitted with hidden layers "
+                             f"{[W.shape[1] for W in self.coefs_[:-1]]}; hidden_layer_sizes="
+                             f"{self.hidden_layer_sizes!r} cannot continue it "
+                             f"(set warm_start=False to refit)")
 
     def _with_class_weight(self, sample_weight, y, incremental, dtype):
         """The sample weights of a training call (None: every row weighs 1); classifiers
@@ -492,7 +526,12 @@ class BaseSGDNetwork(FastnnEstimator):
     def _output(self, X):
         """The network's output f(X): probabilities, or values for a regressor."""
         X = self._checked_input(X, finite_checked_later=True)
-        return network_output(self._ops(), self._network, X)
+        return self._network_output(self._network, X, self._ops())
+
+    def _network_output(self, net, X, ops):
+        """The output f(X) of the network ``net`` computed by the backend ``ops`` (from the
+        nonzeros of a scipy.sparse X)."""
+        return network_output(ops, net, X)
 
     def _validation_score(self, net, X, y, Y, rows, ops, history, sample_weight=None,
                           chunk=8192):
@@ -501,7 +540,7 @@ class BaseSGDNetwork(FastnnEstimator):
         gathered ``chunk`` rows at a time rather than copied whole; the validation loss is
         recorded in ``history.validation_losses``."""
         f = np.concatenate([
-            network_output(ops, net, X[part])
+            self._network_output(net, X[part], ops)
             for part in np.array_split(rows, max(1, -(-len(rows) // chunk)))])
         weights = None if sample_weight is None else sample_weight[rows]
         history.validation_losses.append(data_loss(f, Y[rows], net.loss, weights))
@@ -513,28 +552,20 @@ class BaseSGDNetwork(FastnnEstimator):
     # ------------------------------------------------------------------ persistence
     def _saved_state(self):
         net, history, solver = self._network, self._history, self._solver
-        arrays = {"loss_curve_": np.asarray(history.loss_curve, dtype=np.float64)}
-        if history.validation_scores is not None:
-            arrays["validation_scores_"] = np.asarray(history.validation_scores,
-                                                      dtype=np.float64)
-            arrays["validation_loss_curve_"] = np.asarray(history.validation_losses,
-                                                          dtype=np.float64)
+        arrays, meta = history_state(history)
         for name, group in (("coefs", net.weights), ("intercepts", net.biases),
                             ("velocity_coefs", net.vel_W), ("velocity_intercepts", net.vel_b),
                             ("second_moment_coefs", net.sq_W),
                             ("second_moment_intercepts", net.sq_b)):
             for k, a in enumerate(group):
                 arrays[f"{name}_{k}"] = a
-        meta = {
+        meta.update({
             "n_layers": len(net.weights), "activations": list(net.activations),
             "loss": net.loss, "dtype": self._fitted_dtype.name,
-            "n_features_in_": self.n_features_in_, "best_loss": history.best_loss,
-            "best_validation_score": history.best_validation_score,
-            "no_improvement_count": history.no_improvement_count, "n_iter": history.n_iter,
-            "t": history.t, "adam_steps": net.steps,
+            "n_features_in_": self.n_features_in_, "adam_steps": net.steps,
             "learning_rate": getattr(solver, "learning_rate", self.learning_rate_init),
             "lbfgs_loss": getattr(history, "lbfgs_loss", None),
-        }
+        })
         return arrays, meta
 
     def _restore_saved_state(self, arrays, meta):
@@ -544,15 +575,7 @@ class BaseSGDNetwork(FastnnEstimator):
                       meta["loss"], group("velocity_coefs"), group("velocity_intercepts"),
                       group("second_moment_coefs"), group("second_moment_intercepts"),
                       meta["adam_steps"])
-        scores = arrays.get("validation_scores_")
-        history = History(
-            loss_curve=arrays["loss_curve_"].tolist(),
-            validation_scores=None if scores is None else scores.tolist(),
-            best_loss=meta["best_loss"], best_validation_score=meta["best_validation_score"],
-            no_improvement_count=meta["no_improvement_count"], n_iter=meta["n_iter"],
-            t=meta["t"])
-        losses = arrays.get("validation_loss_curve_")
-        history.validation_losses = None if losses is None else losses.tolist()
+        history = restored_history(arrays, meta)
         history.lbfgs_loss = meta["lbfgs_loss"]
         solver = self._new_solver()
         if isinstance(solver, SGDSolver):
@@ -719,42 +742,14 @@ class MLPClassifier(ClassifierNetwork):
             backend=backend, dtype=dtype, n_jobs=n_jobs)
 
 
-class MLPRegressor(RegressorMixin, BaseSGDNetwork):
-    __doc__ = f"""Multilayer perceptron regressor, a drop-in for scikit-learn's: identity output
-    and half the squared error (``loss="squared_error"``), or exponential output and half the
-    Poisson deviance (``loss="poisson"``), one or several targets. Every parameter of
-    scikit-learn's MLPRegressor, with its meaning and default; fastnn adds ``l1``,
-    ``backend``, ``dtype`` and ``n_jobs``.
-
-    Parameters
-    ----------
-    loss : {{"squared_error", "poisson"}}, default="squared_error"{_MLP_DOC_PARAMETERS}
-    Attributes
-    ----------{_MLP_DOC_ATTRIBUTES}"""
+class RegressorNetwork(RegressorMixin, BaseSGDNetwork):
+    """Regression: an identity output and half the squared error, or an exponential output
+    and half the Poisson deviance (``loss``), one or several targets, as scikit-learn's
+    MLPRegressor."""
 
     _is_classifier = False
     _parameter_constraints = {**BaseSGDNetwork._parameter_constraints,
                               "loss": [StrOptions({"squared_error", "poisson"})]}
-
-    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
-                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
-                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
-                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
-                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
-                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 l1=0.0, backend="auto", dtype=None, n_jobs=None):
-        self.loss = loss
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        super().__init__(
-            solver=solver, alpha=alpha, l1=l1, batch_size=batch_size,
-            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
-            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
-            tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
-            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-            backend=backend, dtype=dtype, n_jobs=n_jobs)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -788,6 +783,39 @@ class MLPRegressor(RegressorMixin, BaseSGDNetwork):
         f = self._output(X)
         return f[:, 0] if f.shape[1] == 1 else f
 
+
+class MLPRegressor(RegressorNetwork):
+    __doc__ = f"""Multilayer perceptron regressor, a drop-in for scikit-learn's: identity output
+    and half the squared error (``loss="squared_error"``), or exponential output and half the
+    Poisson deviance (``loss="poisson"``), one or several targets. Every parameter of
+    scikit-learn's MLPRegressor, with its meaning and default; fastnn adds ``l1``,
+    ``backend``, ``dtype`` and ``n_jobs``.
+
+    Parameters
+    ----------
+    loss : {{"squared_error", "poisson"}}, default="squared_error"{_MLP_DOC_PARAMETERS}
+    Attributes
+    ----------{_MLP_DOC_ATTRIBUTES}"""
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=0.0001, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 l1=0.0, backend="auto", dtype=None, n_jobs=None):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        super().__init__(
+            solver=solver, alpha=alpha, l1=l1, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state,
+            tol=tol, verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
+            backend=backend, dtype=dtype, n_jobs=n_jobs)
 
 class LogisticRegression(ClassifierNetwork):
     """The lecture's logistic unit trained by per-example SGD on the negative log-likelihood:

@@ -15,6 +15,7 @@
 from .activations import Identity, ReLU, Sigmoid, Softmax, Tanh, Threshold
 from .combine import Add, Concat
 from .conv import AvgPool2d, Conv2d, Flatten, MaxPool2d, Reshape
+from .description import build, describe
 from .graph import Graph
 from .linear import Linear
 from .losses import BinaryNLL, HalfSquaredLoss, Loss, PoissonLoss, SoftmaxNLL, SquaredLoss
@@ -26,5 +27,5 @@ __all__ = [
     "Module", "Parameter", "Linear", "Identity", "Threshold", "Sigmoid", "Tanh", "ReLU", "Softmax",
     "Add", "Concat", "Loss", "SoftmaxNLL", "BinaryNLL", "SquaredLoss", "HalfSquaredLoss",
     "PoissonLoss", "L1", "L2", "Sequential", "Graph", "Conv2d", "MaxPool2d", "AvgPool2d",
-    "Flatten", "Reshape",
+    "Flatten", "Reshape", "describe", "build",
 ]

@@ -98,14 +98,28 @@ class Conv2d(Module):
         self.stride = _positive_int("Conv2d", "stride", stride)
         self.padding = _positive_int("Conv2d", "padding", padding, minimum=0)
         super().__init__(backend)
+        self.init = init
         self.dtype = float_dtype(dtype)
-        kh, kw = self.kernel_size
-        shape = (self.out_channels, self.in_channels, kh, kw)
-        W = _conv_weights(init, shape, self.in_channels * kh * kw, self.out_channels * kh * kw,
-                          rng, self.dtype)
-        self.W = Parameter(W, "W", decay=True)
+        self.W = Parameter(self._draw_weights(rng), "W", decay=True)
         self.b = Parameter(zeros(self.out_channels, self.dtype), "b", decay=False)
         self._params = {"W": self.W, "b": self.b}
+
+    def _draw_weights(self, rng):
+        kh, kw = self.kernel_size
+        shape = (self.out_channels, self.in_channels, kh, kw)
+        return _conv_weights(self.init, shape, self.in_channels * kh * kw,
+                             self.out_channels * kh * kw, rng, self.dtype)
+
+    def _reset_own_parameters(self, rng):
+        """W drawn again by ``init`` from ``rng``, b back to 0."""
+        self.W.value = self._draw_weights(rng)
+        self.b.value = zeros(self.out_channels, self.dtype)
+
+    def arguments(self):
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": list(self.kernel_size), "stride": self.stride,
+                "padding": self.padding, "init": self.init, "dtype": self.dtype.name,
+                "backend": self.backend}
 
     def infer_width(self, width):
         return None  # images have no single width
@@ -157,6 +171,10 @@ class _Pool2d(Module):
 
     def infer_width(self, width):
         return None  # images have no single width
+
+    def arguments(self):
+        return {"kernel_size": list(self.kernel_size), "stride": self.stride,
+                "backend": self.backend}
 
     def _output_shape(self, x):
         return pool2d_output_shape(x.shape, self.kernel_size, self.stride)
@@ -274,6 +292,9 @@ class Reshape(Module):
         self.shape = tuple(_positive_int("Reshape", "shape entry", d) for d in shape)
         self.width = math.prod(self.shape)
         super().__init__(backend)
+
+    def arguments(self):
+        return {"shape": list(self.shape), "backend": self.backend}
 
     def infer_width(self, width):
         if width is not None and width != self.width:

@@ -41,17 +41,30 @@ class Linear(Module):
         for name, n in (("n_in", n_in), ("n_out", n_out)):
             if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
                 raise ValueError(f"Linear {name} must be a positive integer, got {n!r}")
-        initializer = get_initializer(init)
+        get_initializer(init)  # an unknown name fails here
         super().__init__(backend)
         self.n_in, self.n_out = int(n_in), int(n_out)
+        self.init = init
         self.dtype = float_dtype(dtype)
-        W = np.asarray(initializer(self.n_in, self.n_out, np.random.default_rng(rng), self.dtype))
+        self.W = Parameter(self._draw_weights(np.random.default_rng(rng)), "W", decay=True)
+        self.b = Parameter(zeros(self.n_out, self.dtype), "b", decay=False)
+        self._params = {"W": self.W, "b": self.b}
+
+    def _draw_weights(self, rng):
+        W = np.asarray(get_initializer(self.init)(self.n_in, self.n_out, rng, self.dtype))
         if W.shape != (self.n_in, self.n_out):
             raise ValueError(f"the initialiser returned weights of shape {W.shape}, "
                              f"expected ({self.n_in}, {self.n_out})")
-        self.W = Parameter(W.astype(self.dtype, copy=True), "W", decay=True)
-        self.b = Parameter(zeros(self.n_out, self.dtype), "b", decay=False)
-        self._params = {"W": self.W, "b": self.b}
+        return W.astype(self.dtype, copy=True)
+
+    def _reset_own_parameters(self, rng):
+        """W drawn again by ``init`` from ``rng``, b back to 0."""
+        self.W.value = self._draw_weights(rng)
+        self.b.value = zeros(self.n_out, self.dtype)
+
+    def arguments(self):
+        return {"n_in": self.n_in, "n_out": self.n_out, "init": self.init,
+                "dtype": self.dtype.name, "backend": self.backend}
 
     def infer_width(self, width):
         if width is not None and width != self.n_in:

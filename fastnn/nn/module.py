@@ -135,6 +135,41 @@ class Module(abc.ABC):
         for _, child in self.named_children():
             yield from child.modules()
 
+    def reset_parameters(self, rng=None) -> "Module":
+        """Draw every parameter of this box and of the boxes inside it afresh, with the
+        initialisation each box was built with, from the NumPy Generator (or seed) ``rng``,
+        boxes in the order of :meth:`modules`; gradients are set to 0. Returns self.
+
+        A box without parameters draws nothing; a box with parameters overrides
+        :meth:`_reset_own_parameters`."""
+        rng = np.random.default_rng(rng)
+        for module in self.modules():
+            module._reset_own_parameters(rng)
+            for p in module._params.values():
+                p.grad = np.zeros_like(p.value)
+        return self
+
+    def _reset_own_parameters(self, rng) -> None:
+        """Draw this box's own parameters (not its children's) from ``rng``; none here."""
+
+    def set_dtype(self, dtype) -> "Module":
+        """Hold the parameters of this box and of every box inside it in ``dtype`` (float32
+        or float64; values converted, gradients zeroed) and compute in it; returns self."""
+        dtype = float_dtype(dtype)
+        for module in self.modules():
+            if "dtype" in module.__dict__:
+                module.dtype = dtype
+            for p in module._params.values():
+                p.value = np.ascontiguousarray(p.value, dtype=dtype)
+                p.grad = np.zeros_like(p.value)
+        return self
+
+    def arguments(self) -> dict:
+        """The arguments that build this box again (its constructor's, by name, without its
+        parameters' values and ``rng``), for :func:`fastnn.nn.describe`; containers describe
+        their boxes themselves."""
+        return {"backend": self.backend}
+
     # -- backend ------------------------------------------------------------------------
     def _set_backend(self, name: str) -> None:
         self.ops = get_backend(name)  # unknown or unavailable names fail here, not in fprop
