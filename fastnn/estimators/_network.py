@@ -37,6 +37,7 @@ from sklearn.utils.validation import _check_sample_weight, column_or_1d, validat
 
 from .. import _persistence, codes
 from ..backend import get_backend
+from ..chunked import ChunkedRows, ChunkOrder, chunked_rows
 from ..lbfgs import minimize_lbfgs
 from ..reference.losses import one_hot
 from ..schedules import make_schedule
@@ -50,6 +51,7 @@ from ..train import (
     run_epochs,
 )
 from ._base import FastnnEstimator, check_classes, guarded, legacy_random_state, training_dtype
+from ._chunked import chunk_bounds, prediction_chunks, validate_chunked
 from ._docs import _MLP_DOC_ATTRIBUTES, _MLP_DOC_PARAMETERS
 
 _OUTPUT_ACTIVATION = {codes.SOFTMAX_NLL: "softmax", codes.LOGISTIC_NLL: "logistic",
@@ -211,14 +213,22 @@ class BaseSGDNetwork(FastnnEstimator):
                              f"{[W.shape[1] for W in self.coefs_[:-1]]}; hidden_layer_sizes="
                              f"{self.hidden_layer_sizes!r} cannot continue it "
                              f"(set warm_start=False to refit)")
-        X, y = validate_data(self, X, y, reset=not continuing, dtype=dtype, order="C",
-                             multi_output=True, y_numeric=not self._is_classifier)
+        rows = chunked_rows(X)
+        if rows is not None:   # read a chunk at a time (fastnn.chunked), never whole
+            if self.solver == "lbfgs":
+                raise ValueError("solver='lbfgs' needs the whole data set in memory; train "
+                                 "on rows read a chunk at a time with 'sgd' or 'adam'")
+            X, y = validate_chunked(self, rows, y, not continuing, dtype,
+                                    y_numeric=not self._is_classifier)
+        else:
+            X, y = validate_data(self, X, y, reset=not continuing, dtype=dtype, order="C",
+                                 multi_output=True, y_numeric=not self._is_classifier)
         if y.ndim == 2 and y.shape[1] == 1:  # a column: one target, as scikit-learn warns
             y = column_or_1d(y, warn=True)
         dtype = X.dtype
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype,
-                                                 ensure_non_negative=True)
+            sample_weight = _check_sample_weight(sample_weight, np.empty((len(y), 0)),
+                                                 dtype=dtype, ensure_non_negative=True)
         Y = self._encode_targets(y, dtype, continuing, incremental, classes)
         sample_weight = self._with_class_weight(sample_weight, y, incremental, dtype)
         if continuing and Y.shape[1] != self.coefs_[-1].shape[1]:
@@ -246,6 +256,9 @@ class BaseSGDNetwork(FastnnEstimator):
         if len(validation) < 2:
             raise ValueError("The validation set is too small. Increase 'validation_fraction' "
                              "or the size of your dataset.")
+        if isinstance(plan["X"], ChunkedRows):   # in file order: each chunk read once
+            rows.sort()
+            validation.sort()
         return rows, validation
 
     def _batch_size(self, n_train):
@@ -338,7 +351,7 @@ class BaseSGDNetwork(FastnnEstimator):
                 stopped = run_epochs(
                     plan["ops"], net, X, Y, max_epochs=1 if incremental else self.max_iter,
                     history=history, solver=solver,
-                    orders=ShuffledOrder(n_train, random_state, self.shuffle),
+                    orders=self._orders(X, rows, n_train, random_state),
                     batch_size=self._batch_size(n_train), alpha=float(self.alpha),
                     l1=float(self.l1), tol=float(self.tol),
                     n_iter_no_change=self.n_iter_no_change, stop_early=not incremental,
@@ -360,6 +373,14 @@ class BaseSGDNetwork(FastnnEstimator):
                           f"and the optimization hasn't converged yet.", ConvergenceWarning,
                           stacklevel=4)
         return self
+
+    def _orders(self, X, rows, n_train, random_state):
+        """scikit-learn's shuffling of the training rows; for rows read a chunk at a time,
+        the chunks in a random order and the rows shuffled within each chunk."""
+        if isinstance(X, ChunkedRows):
+            bounds = chunk_bounds(rows, X.chunk_rows, X.shape[0])
+            return ChunkOrder(bounds, random_state, self.shuffle)
+        return ShuffledOrder(n_train, random_state, self.shuffle)
 
     def _publish(self):
         """Expose the training state under scikit-learn's attribute names."""
@@ -468,6 +489,9 @@ class BaseSGDNetwork(FastnnEstimator):
     # ------------------------------------------------------------------ prediction
     def _output(self, X):
         """The network's output f(X): probabilities, or values for a regressor."""
+        rows = chunked_rows(X)
+        if rows is not None:   # a chunk at a time: only the outputs are held whole
+            return np.concatenate([self._output(part) for part in prediction_chunks(self, rows)])
         X = self._checked_input(X, finite_checked_later=True)
         net = self._network
         return self._ops().forward(X, net.weights, net.biases, net.activations, net.loss)
