@@ -50,7 +50,7 @@ def _parser():
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train an MLP and report its test score")
-    train.add_argument("data", nargs="?", default=DIGITS,
+    train.add_argument("data", nargs="?", default=None,
                        help="'digits' (default), or the path of a .csv file (header row) or "
                             ".npz file")
     train.add_argument("--features", metavar="X.npy",
@@ -196,10 +196,11 @@ def load_data(source, target=None):
     return X, y, name, f"{source} (target {name}, {X.shape[0]} rows, {X.shape[1]} features)"
 
 
-def load_npy_data(features, targets, chunk_mb=32):
+def load_npy_data(features, targets, chunk_mb=32, dtype="float64"):
     """``(X, y, target, description)`` for ``--features`` / ``--targets``: ``X`` the
     :class:`fastnn.chunked.ChunkedRows` of the features file (its header only is read now),
-    ``y`` the targets, loaded whole.
+    ``y`` the targets, loaded whole; the rows are given in ``dtype``, ``chunk_mb`` MiB of
+    them at a time.
 
     Raises
     ------
@@ -214,7 +215,7 @@ def load_npy_data(features, targets, chunk_mb=32):
     for path in (features, targets):
         if not os.path.isfile(path):
             raise ValueError(f"no file {path!r}")
-    X = open_npy(features, chunk_bytes=int(chunk_mb * (1 << 20)))
+    X = open_npy(features, chunk_bytes=int(chunk_mb * (1 << 20))).with_dtype(dtype)
     try:
         # never allow_pickle: unpickling runs code chosen by whoever wrote the file
         y = np.load(targets, allow_pickle=False)
@@ -305,12 +306,13 @@ def train(args, out=None, err=None):
     chunked = args.features is not None or args.targets is not None
     if not args.chunk_mb > 0:
         raise ValueError(f"--chunk-mb must be positive, got {args.chunk_mb}")
-    if chunked and args.data != DIGITS:
+    if chunked and args.data is not None:
         raise ValueError(f"give either a data file ({args.data}) or --features/--targets")
     if chunked:
-        X, y, target, description = load_npy_data(args.features, args.targets, args.chunk_mb)
+        X, y, target, description = load_npy_data(args.features, args.targets, args.chunk_mb,
+                                                    args.dtype)
     else:
-        X, y, target, description = load_data(args.data, args.target)
+        X, y, target, description = load_data(args.data or DIGITS, args.target)
     classify = is_classification(y) if args.task == "auto" else args.task == "classification"
     if classify and y.dtype.kind == "f":
         if not np.all(np.mod(y, 1) == 0):
