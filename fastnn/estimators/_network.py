@@ -19,6 +19,7 @@ rounding. Training runs in :func:`fastnn.train.run_epochs`; this layer converts:
 from __future__ import annotations
 
 import copy
+import operator
 import warnings
 from contextlib import nullcontext
 from functools import partial
@@ -493,8 +494,35 @@ class BaseSGDNetwork(FastnnEstimator):
         if rows is not None:   # a chunk at a time: only the outputs are held whole
             return np.concatenate([self._output(part) for part in prediction_chunks(self, rows)])
         X = self._checked_input(X, finite_checked_later=True)
-        net = self._network
-        return self._ops().forward(X, net.weights, net.biases, net.activations, net.loss)
+        return self._predictor()(X)   # checks X's finiteness
+
+    def _predictor(self):
+        """The backend's forward pass of the published network (``coefs_``, ``intercepts_``):
+        its ``predictor`` when it has one (its checks of the network made once), kept while
+        the lists ``coefs_`` and ``intercepts_``, the arrays in them, the trained network
+        and the backend are the same objects. So a training call, an assignment to either
+        attribute or to one of its entries, or a new backend builds it again, while a change
+        of the arrays' values in place is seen by the next call: it holds no copy."""
+        state = self.__dict__
+        coefs, intercepts, net = state["coefs_"], state["intercepts_"], state["_network"]
+        ops = self._ops()
+        cached = state.get("_cached_predictor")
+        if cached is not None:
+            key, predict = cached
+            if (key[0] is coefs and key[1] is intercepts and key[2] is net and key[3] is ops
+                    and len(key[4]) == len(coefs) and all(map(operator.is_, key[4], coefs))
+                    and len(key[5]) == len(intercepts)
+                    and all(map(operator.is_, key[5], intercepts))):
+                return predict
+        build = getattr(ops, "predictor", None)
+        if build is None:
+            predict = partial(ops.forward, weights=list(coefs), biases=list(intercepts),
+                              activations=net.activations, loss=net.loss)
+        else:
+            predict = build(coefs, intercepts, net.activations, net.loss)
+        self._cached_predictor = ((coefs, intercepts, net, ops, tuple(coefs), tuple(intercepts)),
+                                  predict)
+        return predict
 
     def _validation_score(self, net, X, y, Y, rows, ops, history, sample_weight=None,
                           chunk=8192):
