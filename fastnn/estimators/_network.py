@@ -409,6 +409,8 @@ class BaseSGDNetwork(FastnnEstimator):
     def _publish_network(self, net):
         self.coefs_ = net.weights
         self.intercepts_ = net.biases
+        self._cached_predictor = None
+        self._predictor()   # built now: a prediction leaves the estimator's attributes as they are
         self.n_layers_ = len(net.weights) + 1
         self.n_outputs_ = net.weights[-1].shape[1]
         self.out_activation_ = _OUTPUT_ACTIVATION[net.loss]
