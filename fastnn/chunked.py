@@ -247,7 +247,9 @@ class ChunkOrder:
         blocks = self.random_state.permutation(len(starts))
         parts = [starts[k] + self.random_state.permutation(stops[k] - starts[k])
                  for k in blocks]
-        return np.concatenate(parts).astype(np.int64) if parts else np.arange(0)
+        if not parts:
+            return np.arange(0, dtype=np.int64)
+        return np.concatenate(parts).astype(np.int64, copy=False)
 
     def state(self):
         return self.random_state.get_state() if self.shuffle else None
