@@ -3,7 +3,9 @@
 ``fastnn train`` trains an MLP, by default on scikit-learn's bundled digits (1797 images of
 8x8 pixels scaled by 1/16, 10 classes) with a 64-100-10 tanh network, per-example SGD,
 learning rate 0.01 and 20 epochs, on a stratified 75/25 split with random_state 0; or on a CSV
-/ ``.npz`` file. It prints the test accuracy (R² for regression), the fit time and the
+/ ``.npz`` file; or, with ``--features X.npy --targets y.npy``, on a features file read one
+chunk of rows at a time (:mod:`fastnn.chunked`: the file is never loaded or mapped whole),
+tested on its last rows. It prints the test accuracy (R² for regression), the fit time and the
 training examples per second. Problems with the input file or the options are reported as
 ``fastnn train: error: ...`` (exit status 2) before any training, and warnings raised during
 training are printed after it as ``fastnn train: warning: ...``.
@@ -48,9 +50,17 @@ def _parser():
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train an MLP and report its test score")
-    train.add_argument("data", nargs="?", default=DIGITS,
+    train.add_argument("data", nargs="?", default=None,
                        help="'digits' (default), or the path of a .csv file (header row) or "
                             ".npz file")
+    train.add_argument("--features", metavar="X.npy",
+                       help="train from a .npy file of features (2-D, C order), read a chunk "
+                            "of rows at a time and never whole; needs --targets. The test "
+                            "rows are the file's last --test-size rows")
+    train.add_argument("--targets", metavar="y.npy",
+                       help="the .npy file of targets of --features, one row each")
+    train.add_argument("--chunk-mb", type=float, default=32,
+                       help="MiB of features read at a time with --features (32)")
     train.add_argument("--target", help="target column of a CSV (default: the last one) or "
                                         "array of an .npz (default: 'y'; features in 'X')")
     train.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
@@ -186,6 +196,52 @@ def load_data(source, target=None):
     return X, y, name, f"{source} (target {name}, {X.shape[0]} rows, {X.shape[1]} features)"
 
 
+def load_npy_data(features, targets, chunk_mb=32, dtype="float64"):
+    """``(X, y, target, description)`` for ``--features`` / ``--targets``: ``X`` the
+    :class:`fastnn.chunked.ChunkedRows` of the features file (its header only is read now),
+    ``y`` the targets, loaded whole; the rows are given in ``dtype``, ``chunk_mb`` MiB of
+    them at a time.
+
+    Raises
+    ------
+    ValueError
+        When one of the two is missing, either file is not a .npy file of numbers (or labels),
+        or they do not have the same number of rows.
+    """
+    from .chunked import open_npy
+
+    if features is None or targets is None:
+        raise ValueError("--features and --targets go together: give both .npy files")
+    for path in (features, targets):
+        if not os.path.isfile(path):
+            raise ValueError(f"no file {path!r}")
+    X = open_npy(features, chunk_bytes=int(chunk_mb * (1 << 20))).with_dtype(dtype)
+    try:
+        # never allow_pickle: unpickling runs code chosen by whoever wrote the file
+        y = np.load(targets, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as exc:
+        raise ValueError(f"{targets} is not a NumPy .npy file of numbers or labels "
+                         f"({exc})") from None
+    if not isinstance(y, np.ndarray) or y.ndim not in (1, 2):
+        raise ValueError(f"{targets} must hold a 1-D (or 2-D) array of targets")
+    if len(y) != X.shape[0]:
+        raise ValueError(f"{features} has {X.shape[0]} rows but {targets} has {len(y)}")
+    description = (f"{features} ({X.shape[0]} rows, {X.shape[1]} features, {X.file_dtype}; "
+                   f"read {min(X.chunk_rows, X.shape[0])} rows at a time), targets {targets}")
+    return X, y, f"of {targets}", description
+
+
+def split_tail(X, y, test_size):
+    """``X_train, X_test, y_train, y_test``: the last ``test_size`` of the rows (at least one)
+    for testing, in the file's order, so that chunked rows need no copy."""
+    n = X.shape[0]
+    n_test = max(1, int(np.ceil(test_size * n))) if 0 < test_size < 1 else 0
+    if not 0 < n_test < n:
+        raise ValueError(f"--test-size {test_size} leaves no training or no test row of {n}")
+    cut = n - n_test
+    return X.subset(0, cut), X.subset(cut, n), y[:cut], y[cut:]
+
+
 def is_classification(y):
     """Labels that are not numbers, or integers with at most 50 distinct values."""
     if y.dtype.kind not in "biuf":
@@ -247,7 +303,16 @@ def train(args, out=None, err=None):
     err = sys.stderr if err is None else err
     if args.save:
         _check_save_path(args.save)
-    X, y, target, description = load_data(args.data, args.target)
+    chunked = args.features is not None or args.targets is not None
+    if not args.chunk_mb > 0:
+        raise ValueError(f"--chunk-mb must be positive, got {args.chunk_mb}")
+    if chunked and args.data is not None:
+        raise ValueError(f"give either a data file ({args.data}) or --features/--targets")
+    if chunked:
+        X, y, target, description = load_npy_data(args.features, args.targets, args.chunk_mb,
+                                                    args.dtype)
+    else:
+        X, y, target, description = load_data(args.data or DIGITS, args.target)
     classify = is_classification(y) if args.task == "auto" else args.task == "classification"
     if classify and y.dtype.kind == "f":
         if not np.all(np.mod(y, 1) == 0):
@@ -262,8 +327,12 @@ def train(args, out=None, err=None):
                   learning_rate_init=args.lr, momentum=args.momentum, alpha=args.alpha,
                   max_iter=args.epochs, random_state=args.seed, backend=args.backend,
                   dtype=args.dtype, verbose=not args.quiet)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=args.test_size, stratify=y if classify else None, random_state=args.seed)
+    if chunked:
+        X_train, X_test, y_train, y_test = split_tail(X, y, args.test_size)
+    else:
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=args.test_size, stratify=y if classify else None,
+            random_state=args.seed)
     print(f"data:     {description}", file=out)
     print(f"task:     {'classification' if classify else 'regression'}; "
           f"{len(X_train)} training and {len(X_test)} test rows", file=out)

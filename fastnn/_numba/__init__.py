@@ -14,8 +14,10 @@ minibatch, run in a single compiled call.
 from types import SimpleNamespace
 
 import numpy as np
+from numba.core.errors import NumbaError
 
-from .._compiled import contract_functions
+from .. import _contract as contract
+from .._compiled import _code_array, contract_functions
 from .activations import activation_derivative_kernel, activation_kernel
 from .conv import (
     avg_pool2d_backward_kernel,
@@ -35,6 +37,7 @@ from .dense import (
 from .losses import output_loss_grad_kernel
 from .mlp import (
     adam_epoch_kernel,
+    checked_forward_kernel,
     forward_kernel,
     minibatch_adam_epoch_kernel,
     minibatch_sgd_epoch_kernel,
@@ -148,3 +151,47 @@ KERNELS = SimpleNamespace(
 
 globals().update(contract_functions(KERNELS))
 __all__ = [name for name in KERNELS.__dict__]
+
+
+def predictor(weights, biases, activations, loss):
+    """``predict(X)``, the contract's ``forward(X, weights, biases, activations, loss)`` for
+    this one network, with its checks of the network made here, once: the fast path of
+    one-row prediction.
+
+    ``predict`` holds the arrays themselves, never copies, so it computes with their values
+    at the time of the call. A C-contiguous ndarray X of the network's dtype goes straight to
+    :func:`fastnn._numba.mlp.checked_forward_kernel`, which checks the shapes of X and of
+    every layer (as they are at this call) and X's finiteness inside the compiled call
+    (ValueError "X contains NaN or infinite values"); anything else -- another dtype or
+    layout, shapes that do not chain, a network that needs converting, arrays whose
+    writeability or dtype was changed in place -- runs ``forward`` with its full checks, so
+    a bad call raises the contract's own error.
+    """
+    weights, biases = list(weights), list(biases)
+
+    def checked(X):
+        return forward(X, weights, biases, activations, loss)  # noqa: F821 (the contract's)
+
+    act_codes, loss_code = contract.network_codes(activations, loss)
+    contract.check_network(weights, biases, len(act_codes))
+    dtype = weights[0].dtype
+    probe = np.zeros((1, weights[0].shape[0]), dtype=dtype)
+    if (not contract._ready(probe, weights, biases, len(act_codes))
+            or len({a.flags.writeable for a in (*weights, *biases)}) > 1):
+        return checked
+    W, B, codes, n_out = tuple(weights), tuple(biases), _code_array(act_codes), weights[-1].shape[1]
+
+    def predict(X):
+        if (type(X) is np.ndarray and X.dtype == dtype and X.ndim == 2
+                and X.flags.c_contiguous):
+            out = np.empty((X.shape[0], n_out), dtype=dtype)
+            try:
+                status = checked_forward_kernel(X, W, B, codes, loss_code, out)
+            except NumbaError:   # an array's type changed in place: the full checks say how
+                status = 2
+            if status == 0:
+                return out
+            if status == 1:
+                raise ValueError("X contains NaN or infinite values")
+        return checked(X)
+    return predict

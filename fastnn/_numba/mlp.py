@@ -64,6 +64,40 @@ def forward_kernel(X, weights, biases, act_codes, loss, out):
 
 
 @jit
+def _all_finite(X):
+    """True when no element of X is NaN or infinite (x - x is 0 exactly for a finite x); a
+    branch-free AND over the elements, which LLVM vectorises."""
+    ok = True
+    for t in range(X.shape[0]):
+        for i in range(X.shape[1]):
+            x = X[t, i]
+            ok &= (x - x) == 0
+    return ok
+
+
+@jit
+def checked_forward_kernel(X, weights, biases, act_codes, loss, out):
+    """:func:`forward_kernel` with a prediction's checks of X inside the compiled call:
+    returns 0 once out = f(X) is written; 2, writing nothing, when the shapes of X, of the
+    layers and of ``out`` do not chain (read at this call, so an array reshaped in place is
+    seen); 1 when they chain but X holds a NaN or an infinity."""
+    n_layers = depth(act_codes)
+    if len(weights) != n_layers or len(biases) != n_layers:
+        return 2
+    n_in = X.shape[1]
+    for k in range(n_layers):
+        if weights[k].shape[0] != n_in or biases[k].shape[0] != weights[k].shape[1]:
+            return 2
+        n_in = weights[k].shape[1]
+    if out.shape[0] != X.shape[0] or out.shape[1] != n_in:
+        return 2
+    if not _all_finite(X):
+        return 1
+    forward_kernel(X, weights, biases, act_codes, loss, out)
+    return 0
+
+
+@jit
 def _step_row(W, V, i, grad_scale, g, rule, decay):
     """The SGD step of row i of the parameters W (velocities V), whose gradient is
     ``grad_scale * g``; ``decay`` says whether the row is regularised (weights) or not

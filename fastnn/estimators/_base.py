@@ -176,6 +176,7 @@ class FastnnEstimator(BaseEstimator):
     def __getstate__(self):
         state = dict(super().__getstate__())
         state.pop("_resolved_ops", None)  # a module does not pickle; resolved again on use
+        state.pop("_cached_predictor", None)  # nor a compiled closure; built again on use
         return state
 
     def save(self, path):

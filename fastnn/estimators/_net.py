@@ -163,6 +163,11 @@ class _NetEstimator(BaseSGDNetwork):
     def _network_output(self, net, X, ops):
         return module_output(ops, net, X)
 
+    def _predictor(self):
+        """The trained module's forward pass by the backend (its boxes check X)."""
+        net, ops = self._network, self._ops()
+        return lambda X: module_output(ops, net, X)
+
     def _publish_network(self, net):
         self.module_ = net.module
         self.n_outputs_ = net.n_outputs

@@ -19,6 +19,7 @@ rounding. Training runs in :func:`fastnn.train.run_epochs`; this layer converts:
 from __future__ import annotations
 
 import copy
+import operator
 import warnings
 from contextlib import nullcontext
 from functools import partial
@@ -38,6 +39,7 @@ from sklearn.utils.validation import _check_sample_weight, column_or_1d, validat
 from .. import _persistence, codes
 from .._validation import is_sparse
 from ..backend import get_backend
+from ..chunked import ChunkedRows, ChunkOrder, chunked_rows
 from ..lbfgs import minimize_lbfgs
 from ..reference.losses import one_hot
 from ..schedules import make_schedule
@@ -58,6 +60,7 @@ from ._base import (
     sparse_rows,
     training_dtype,
 )
+from ._chunked import chunk_bounds, prediction_chunks, validate_chunked
 from ._docs import _MLP_DOC_ATTRIBUTES, _MLP_DOC_PARAMETERS
 
 _OUTPUT_ACTIVATION = {codes.SOFTMAX_NLL: "softmax", codes.LOGISTIC_NLL: "logistic",
@@ -251,17 +254,25 @@ class BaseSGDNetwork(FastnnEstimator):
         dtype = training_dtype(self, continuing)
         if continuing:
             self._check_architecture(hidden)
-        X, y = validate_data(self, X, y, reset=not continuing, dtype=dtype, order="C",
-                             multi_output=True, y_numeric=not self._is_classifier,
-                             accept_sparse="csr")
-        if is_sparse(X):  # trained from its nonzeros (other formats were converted to CSR)
-            X = sparse_rows(X)
+        rows = chunked_rows(X)
+        if rows is not None:   # read a chunk at a time (fastnn.chunked), never whole
+            if self.solver == "lbfgs":
+                raise ValueError("solver='lbfgs' needs the whole data set in memory; train "
+                                 "on rows read a chunk at a time with 'sgd' or 'adam'")
+            X, y = validate_chunked(self, rows, y, not continuing, dtype,
+                                    y_numeric=not self._is_classifier)
+        else:
+            X, y = validate_data(self, X, y, reset=not continuing, dtype=dtype, order="C",
+                                 multi_output=True, y_numeric=not self._is_classifier,
+                                 accept_sparse="csr")
+            if is_sparse(X):  # trained from its nonzeros (other formats were converted to CSR)
+                X = sparse_rows(X)
         if y.ndim == 2 and y.shape[1] == 1:  # a column: one target, as scikit-learn warns
             y = column_or_1d(y, warn=True)
         dtype = X.dtype
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=dtype,
-                                                 ensure_non_negative=True)
+            sample_weight = _check_sample_weight(sample_weight, np.empty((len(y), 0)),
+                                                 dtype=dtype, ensure_non_negative=True)
         Y = self._encode_targets(y, dtype, continuing, incremental, classes)
         sample_weight = self._with_class_weight(sample_weight, y, incremental, dtype)
         if continuing and Y.shape[1] != self.n_outputs_:
@@ -298,6 +309,9 @@ class BaseSGDNetwork(FastnnEstimator):
         if len(validation) < 2:
             raise ValueError("The validation set is too small. Increase 'validation_fraction' "
                              "or the size of your dataset.")
+        if isinstance(plan["X"], ChunkedRows):   # in file order: each chunk read once
+            rows.sort()
+            validation.sort()
         return rows, validation
 
     def _batch_size(self, n_train):
@@ -390,7 +404,7 @@ class BaseSGDNetwork(FastnnEstimator):
                 stopped = run_epochs(
                     plan["ops"], net, X, Y, max_epochs=1 if incremental else self.max_iter,
                     history=history, solver=solver,
-                    orders=ShuffledOrder(n_train, random_state, self.shuffle),
+                    orders=self._orders(X, rows, n_train, random_state),
                     batch_size=self._batch_size(n_train), alpha=float(self.alpha),
                     l1=float(self.l1), tol=float(self.tol),
                     n_iter_no_change=self.n_iter_no_change, stop_early=not incremental,
@@ -412,6 +426,14 @@ class BaseSGDNetwork(FastnnEstimator):
                           f"and the optimization hasn't converged yet.", ConvergenceWarning,
                           stacklevel=4)
         return self
+
+    def _orders(self, X, rows, n_train, random_state):
+        """scikit-learn's shuffling of the training rows; for rows read a chunk at a time,
+        the chunks in a random order and the rows shuffled within each chunk."""
+        if isinstance(X, ChunkedRows):
+            bounds = chunk_bounds(rows, X.chunk_rows, X.shape[0])
+            return ChunkOrder(bounds, random_state, self.shuffle)
+        return ShuffledOrder(n_train, random_state, self.shuffle)
 
     def _publish(self):
         """Expose the training state under scikit-learn's attribute names."""
@@ -439,6 +461,8 @@ class BaseSGDNetwork(FastnnEstimator):
     def _publish_network(self, net):
         self.coefs_ = net.weights
         self.intercepts_ = net.biases
+        self._cached_predictor = None
+        self._predictor()   # built now: a prediction leaves the estimator's attributes as they are
         self.n_layers_ = len(net.weights) + 1
         self.n_outputs_ = net.weights[-1].shape[1]
         self.out_activation_ = _OUTPUT_ACTIVATION[net.loss]
@@ -525,13 +549,46 @@ class BaseSGDNetwork(FastnnEstimator):
     # ------------------------------------------------------------------ prediction
     def _output(self, X):
         """The network's output f(X): probabilities, or values for a regressor."""
+        rows = chunked_rows(X)
+        if rows is not None:   # a chunk at a time: only the outputs are held whole
+            return np.concatenate([self._output(part) for part in prediction_chunks(self, rows)])
         X = self._checked_input(X, finite_checked_later=True)
-        return self._network_output(self._network, X, self._ops())
+        if is_sparse(X):
+            return self._network_output(self._network, X, self._ops())
+        return self._predictor()(X)   # checks X's finiteness
 
     def _network_output(self, net, X, ops):
         """The output f(X) of the network ``net`` computed by the backend ``ops`` (from the
         nonzeros of a scipy.sparse X)."""
         return network_output(ops, net, X)
+
+    def _predictor(self):
+        """The backend's forward pass of the published network (``coefs_``, ``intercepts_``):
+        its ``predictor`` when it has one (its checks of the network made once), kept while
+        the lists ``coefs_`` and ``intercepts_``, the arrays in them, the trained network
+        and the backend are the same objects. So a training call, an assignment to either
+        attribute or to one of its entries, or a new backend builds it again, while a change
+        of the arrays' values in place is seen by the next call: it holds no copy."""
+        state = self.__dict__
+        coefs, intercepts, net = state["coefs_"], state["intercepts_"], state["_network"]
+        ops = self._ops()
+        cached = state.get("_cached_predictor")
+        if cached is not None:
+            key, predict = cached
+            if (key[0] is coefs and key[1] is intercepts and key[2] is net and key[3] is ops
+                    and len(key[4]) == len(coefs) and all(map(operator.is_, key[4], coefs))
+                    and len(key[5]) == len(intercepts)
+                    and all(map(operator.is_, key[5], intercepts))):
+                return predict
+        build = getattr(ops, "predictor", None)
+        if build is None:
+            predict = partial(ops.forward, weights=list(coefs), biases=list(intercepts),
+                              activations=net.activations, loss=net.loss)
+        else:
+            predict = build(coefs, intercepts, net.activations, net.loss)
+        self._cached_predictor = ((coefs, intercepts, net, ops, tuple(coefs), tuple(intercepts)),
+                                  predict)
+        return predict
 
     def _validation_score(self, net, X, y, Y, rows, ops, history, sample_weight=None,
                           chunk=8192):

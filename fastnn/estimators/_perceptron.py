@@ -14,11 +14,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedShuffleSplit
 from sklearn.utils import compute_class_weight
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import column_or_1d, validate_data
 
 from .. import _persistence
 from .._validation import is_sparse
 from ..backend import get_backend
+from ..chunked import ChunkedRows, ChunkOrder, chunked_rows
 from ..train import TrainingDivergedError, epoch_order
 from ._base import (
     FastnnEstimator,
@@ -28,6 +29,7 @@ from ._base import (
     sparse_rows,
     training_dtype,
 )
+from ._chunked import chunk_bounds, prediction_chunks, validate_chunked
 
 _BLOCK = 256  # rows whose margins epoch_with_steps computes at once
 
@@ -212,11 +214,17 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
         ops = get_backend(self.backend)
         fitted = hasattr(self, "coef_")
         continuing = fitted and (incremental or self.warm_start)
-        X, y = validate_data(self, X, y, reset=not continuing,
-                             dtype=training_dtype(self, continuing), order="C",
-                             accept_sparse="csr")
-        if is_sparse(X):  # CSR (other formats were converted), its epochs on dense slices
-            X = sparse_rows(X)
+        rows = chunked_rows(X)
+        if rows is not None:   # read a chunk at a time (fastnn.chunked), never whole
+            X, y = validate_chunked(self, rows, y, not continuing,
+                                    training_dtype(self, continuing), y_numeric=False)
+            y = column_or_1d(y)
+        else:
+            X, y = validate_data(self, X, y, reset=not continuing,
+                                 dtype=training_dtype(self, continuing), order="C",
+                                 accept_sparse="csr")
+            if is_sparse(X):  # CSR (other formats were converted), its epochs on dense slices
+                X = sparse_rows(X)
         dtype = X.dtype
         labels = check_classes(self, y, classes, continuing, incremental)
         # +1 / -1 targets of each perceptron: the second class against the first for two
@@ -277,8 +285,6 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
                 return epoch_with_steps(X_epoch, y_epoch, s, V[k], c[k:k + 1],
                                         self.fit_intercept)
 
-        if held_out is not None:
-            X_held_out, Y_held_out = X[held_out], Y[:, held_out]
         stop = _StoppingRule(n_perceptrons, self.tol, self.n_iter_no_change)
         workers = 1 if self.n_jobs is None else (n_perceptrons if self.n_jobs == -1
                                                  else self.n_jobs)
@@ -295,16 +301,19 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
                 # what an interrupt during this epoch puts back
                 before = (V.copy(), c.copy(), rng.bit_generator.state)
                 try:
-                    order = epoch_order(rng, len(train), self.shuffle)
-                    if held_out is not None:
-                        order = train[order]
-                    X_epoch = X[order] if self.shuffle or held_out is not None else X
                     todo = np.flatnonzero(stop.active)
-                    if pool is None:
-                        updates = [one_perceptron(k, X_epoch, order) for k in todo]
-                    else:
-                        updates = list(pool.map(lambda k: one_perceptron(k, X_epoch, order),
-                                                todo))
+                    updates = np.zeros(len(todo), dtype=np.int64)
+                    # the pass goes through the epoch's order piece after piece (one chunk
+                    # each for rows read in chunks): the same steps as one pass over it all
+                    for order in self._epoch_pieces(X, rng, train, held_out):
+                        gather = (self.shuffle or held_out is not None
+                                  or isinstance(X, ChunkedRows))
+                        X_epoch = X[order] if gather else X
+                        if pool is None:
+                            updates += [one_perceptron(k, X_epoch, order) for k in todo]
+                        else:
+                            updates += list(pool.map(
+                                lambda k: one_perceptron(k, X_epoch, order), todo))
                 except KeyboardInterrupt:
                     V[...], c[...], rng.bit_generator.state = before
                     if n_iter == 0:
@@ -315,14 +324,16 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
                     raise TrainingDivergedError(
                         f"a perceptron's weights overflowed at epoch {n_iter + 1}; "
                         f"try scaling the inputs or dtype='float64'")
-                updates = np.asarray(updates, dtype=np.int64)
                 n_updates[todo] += updates
                 n_iter += 1
                 if held_out is None:
                     stop.after_epoch(todo, updates, loss=updates / len(train))
                 else:
-                    predicted = np.where(X_held_out @ V[todo].T + c[todo] > 0, 1.0, -1.0)
-                    accuracy = (predicted == Y_held_out[todo].T).mean(axis=0)
+                    accuracy = np.zeros(len(todo))
+                    for part in np.array_split(held_out, -(-len(held_out) // 8192)):
+                        predicted = np.where(X[part] @ V[todo].T + c[todo] > 0, 1.0, -1.0)
+                        accuracy += (predicted == Y[todo[:, None], part].T).sum(axis=0)
+                    accuracy /= len(held_out)
                     stop.after_epoch(todo, updates, score=accuracy)
                 if self.verbose:
                     print(f"-- Epoch {n_iter}: mistakes {updates.tolist()}"
@@ -347,6 +358,20 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
             warnings.warn(f"Perceptron: {self.max_iter} epochs still made mistakes (the data "
                           f"may not be linearly separable)", ConvergenceWarning, stacklevel=4)
         return self
+
+    def _epoch_pieces(self, X, rng, train, held_out):
+        """The rows an epoch visits, in order, as consecutive pieces: the whole permutation
+        of the training rows drawn from ``rng``; for rows read in chunks, one piece per chunk,
+        the chunks in a random order and the rows of each shuffled (:class:`ChunkOrder`)."""
+        if not isinstance(X, ChunkedRows):
+            order = epoch_order(rng, len(train), self.shuffle)
+            return [order if held_out is None else train[order]]
+        bounds = chunk_bounds(None if held_out is None else train, X.chunk_rows, X.shape[0])
+        order = ChunkOrder(bounds, rng, self.shuffle).next()
+        if held_out is not None:
+            order = train[order]
+        # each chunk's rows come one after another in the order: cut where the chunk changes
+        return np.split(order, np.flatnonzero(np.diff(order // X.chunk_rows)) + 1)
 
     def _checked_fit(self, X, y, incremental, classes):
         plan = self._prepare(X, y, incremental, classes)
@@ -373,6 +398,10 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
     def decision_function(self, X):
         """w.x + b: shape (n_samples,) for two classes (positive means ``classes_[1]``), else
         (n_samples, n_classes), one column per one-vs-rest perceptron."""
+        rows = chunked_rows(X)
+        if rows is not None:   # a chunk at a time: only the scores are held whole
+            return np.concatenate([self.decision_function(part)
+                                   for part in prediction_chunks(self, rows)])
         X = self._checked_input(X)
         scores = X @ self.coef_.T + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
