@@ -20,6 +20,7 @@ import copy
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
 
+from .._validation import is_sparse
 from ..nn import Linear, Module, ReLU, Sequential, build, describe
 from ..train import History, SGDSolver
 from ..train_graph import BoxSteps, module_network, module_output
@@ -95,7 +96,22 @@ class _NetEstimator(BaseSGDNetwork):
         "solver": [StrOptions({"sgd", "adam"})],
     }
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False  # the boxes of a flow graph compute on dense arrays
+        return tags
+
     # ------------------------------------------------------------------ checks
+    def _refuse_sparse(self, X):
+        if is_sparse(X):
+            raise TypeError(f"{type(self).__name__} takes dense input, not a scipy.sparse "
+                            f"matrix: the boxes of a flow graph compute on dense arrays "
+                            f"(convert with X.toarray(), or use MLPClassifier / MLPRegressor)")
+
+    def _checked_input(self, X, finite_checked_later=False):
+        self._refuse_sparse(X)
+        return super()._checked_input(X, finite_checked_later)
+
     def _hidden_sizes(self):
         return None
 
@@ -110,6 +126,7 @@ class _NetEstimator(BaseSGDNetwork):
         of the fitted network when continuing, else of ``module`` (or the default MLP), in the
         training dtype and backend, whose output on the first row is checked to be the
         scores the targets need."""
+        self._refuse_sparse(X)
         if isinstance(self.module, Module) and (self.module.is_loss
                                                 or self.module.n_inputs != 1):
             raise ValueError(f"module must be a box or graph with one input whose output is "
