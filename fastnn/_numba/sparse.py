@@ -195,8 +195,8 @@ def sparse_epoch_kernel(data, indices, indptr, Y, order, weights, biases, vel_W,
     rows = min(batch_size, n)
     # the deferred steps' L2 coefficient: that of a full, unweighted batch (alpha = 0 with
     # weights)
-    L = l2 + alpha / (two * type(lr)(batch_size)) if sample_weight is None else l2
-    deferrable = l1 == zero and (sample_weight is None or alpha == zero)
+    L = l2 + alpha / (two * type(lr)(batch_size)) if sample_weight.shape[0] == 0 else l2
+    deferrable = l1 == zero and (sample_weight.shape[0] == 0 or alpha == zero)
     powers, sums = _transition_tables(n_steps if deferrable else 0, lr, L, momentum,
                                       nesterov, W0)
     with_penalty = L != zero
@@ -222,7 +222,7 @@ def sparse_epoch_kernel(data, indices, indptr, Y, order, weights, biases, vel_W,
         # the batch's weighting: gradient divisor, L2 coefficient, row scale
         divisor, l2_b = type(lr)(m), l2 + alpha / (two * type(lr)(m))
         S = zero
-        if sample_weight is not None:
+        if sample_weight.shape[0] != 0:
             for r in range(m):
                 S += sample_weight[order[start + r]]
             if m == 1 and S > zero:      # per-example: the weight cancels but for alpha
@@ -283,7 +283,7 @@ def sparse_epoch_kernel(data, indices, indptr, Y, order, weights, biases, vel_W,
             a = hs[offsets[top] + r * n_out:offsets[top] + (r + 1) * n_out]
             g = grads[offsets[top] + r * n_out:offsets[top] + (r + 1) * n_out]
             row_loss = float(output_row(a, Y[t], loss, f[:n_out], g))
-            if sample_weight is None:
+            if sample_weight.shape[0] == 0:
                 value += row_loss
             else:
                 s = sample_weight[t]
@@ -296,7 +296,7 @@ def sparse_epoch_kernel(data, indices, indptr, Y, order, weights, biases, vel_W,
                     value += float(s) * row_loss
                     for j in range(n_out):
                         g[j] = s * g[j]
-        if sample_weight is not None and m > 1:
+        if sample_weight.shape[0] != 0 and m > 1:
             value = (float(m) / float(S)) * value if S > zero else 0.0
         total += value
         # the regulariser at the parameters before the step

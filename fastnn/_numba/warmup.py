@@ -45,6 +45,23 @@ def _training(nb, dtype, rng):
         nb.forward(X, weights, biases, ["tanh"] * (depth - 1), loss)
 
 
+def _sparse(nb, dtype, rng):
+    """The kernels that read X in CSR (scipy.sparse input)."""
+    from scipy import sparse
+
+    X = sparse.csr_matrix(rng.normal(size=(6, 3)).astype(dtype) * (rng.random((6, 3)) < 0.5))
+    Y = np.eye(2, dtype=dtype)[rng.integers(0, 2, 6)]
+    weights, biases = _network(rng, (3, 4, 2), dtype)
+    velocities = _zeros_like(weights), _zeros_like(biases)
+    nb.sparse_sgd_epoch(X, Y, np.arange(6), weights, biases, *velocities, ["tanh"],
+                        "softmax_nll", 0.01)
+    for depth in (1, 2):
+        weights, biases = _network(rng, (3,) + (4,) * (depth - 1) + (2,), dtype)
+        nb.sparse_forward(X, weights, biases, ["tanh"] * (depth - 1), "softmax_nll")
+    nb.sparse_perceptron_epoch(X, np.array([1, -1] * 3, dtype=dtype), np.zeros(3, dtype=dtype),
+                               np.zeros(1, dtype=dtype))
+
+
 def _layers(nb, dtype, rng):
     """The one-layer kernels of the flow graph's boxes, and the perceptron."""
     h = rng.normal(size=(4, 3)).astype(dtype)
@@ -80,14 +97,15 @@ def compile_all(dtypes=DTYPES) -> None:
     on tiny arrays, so that its kernel is compiled (or loaded from the disk cache).
 
     The whole-network kernels come first (they take the longest to compile and the
-    estimators need them), then the one-layer kernels, then convolution and pooling. Training
+    estimators need them), then those of sparse input, then the one-layer kernels, then
+    convolution and pooling. Training
     networks of up to three layers and their forward passes are covered; ``forward`` on a
     deeper network compiles at its first call.
     """
     from .. import _numba as nb
 
     rng = np.random.default_rng(0)
-    for part in (_training, _layers, _images):
+    for part in (_training, _sparse, _layers, _images):
         for dtype in dtypes:
             part(nb, np.dtype(dtype).type, rng)
 
