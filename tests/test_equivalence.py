@@ -583,3 +583,29 @@ def test_forward_rejects_mismatched_network(fast):
         fast.forward(np.full((1, 4), np.nan), weights, biases, ["tanh"], "squared")
     with pytest.raises(ValueError, match="NaN"):
         R.forward(np.full((1, 4), np.nan), weights, biases, ["tanh"], "squared")
+
+
+@once_per_case
+def image_problem(dtype):
+    """Image-like inputs: 8 x 8 'pictures' whose pixels are mostly exact zeros (a random
+    blob of nonzero pixels per row, about 20% of them), so that consecutive rows have
+    different zero patterns, as the skipping of zero inputs' weight rows must handle."""
+    X, *rest = epoch_problem(N_EPOCH, 64, (6,), 3, "tanh", "softmax_nll", dtype,
+                             ("images", dtype))
+    rng = np.random.default_rng(5)
+    mask = np.zeros((N_EPOCH, 8, 8), dtype=bool)
+    for t, (r, c) in enumerate(rng.integers(0, 5, size=(N_EPOCH, 2))):
+        mask[t, r:r + 3, c:c + 4] = True
+    X = np.where(mask.reshape(N_EPOCH, 64), np.abs(X), 0).astype(dtype)
+    return X, *rest
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("l2,momentum,nesterov", [(0.0, 0.0, False), (1e-2, 0.0, False),
+                                                  (0.0, 0.9, False), (1e-2, 0.9, True)])
+def test_sgd_epoch_on_image_like_inputs(fast, l2, momentum, nesterov, dtype):
+    # plain SGD skips the weight rows of zero inputs; with L2 or momentum every row moves.
+    # lr (1 - momentum): a longer step makes the momentum runs chaotic (rounding alone
+    # then moves a float64 result by 1e-7)
+    assert_epochs_agree(fast, "sgd_epoch", image_problem, (dtype,), "softmax_nll",
+                        0.05 * (1 - momentum), l2, 0.0, momentum, nesterov, dtype)

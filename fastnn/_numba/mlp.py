@@ -36,6 +36,7 @@ from .dense import (
     forward_row,
     update_with_scratch,
 )
+from .fma import is_float32, mul_add
 from .losses import output_function_row, output_loss_grad_kernel, output_row
 
 IDENTITY = codes.IDENTITY
@@ -151,70 +152,226 @@ def _gradient_below(W, i, g):
 
 
 @jit
-def _backprop_and_update(W, V, h_in, g, below, code_below, rule):
-    """A layer above the first, for one example: below[i] = (W[i, :] . g) g'(h_in[i]) from
-    row i of W *before* its update, then row i's SGD step with gradient h_in[i] g."""
-    for i in range(W.shape[0]):
-        below[i] = _gradient_below(W, i, g) * derivative(h_in[i], code_below)
-        _step_row(W, V, i, h_in[i], g, rule, True)
+def _sign(p):
+    """sign(p) = 1[p > 0] - 1[p < 0], in p's dtype."""
+    one, zero = type(p)(1), type(p)(0)
+    return (one if p > zero else zero) - (one if p < zero else zero)
 
 
 @jit
-def _update_first_layer(W, V, x, g, rule):
-    """The first layer's SGD step for one example, row i with gradient x[i] g. In the plain
-    step a row with x[i] = 0 would change by -0: it is skipped, exactly."""
-    zero = type(rule[0])(0)
-    plain = _is_plain(rule)
-    for i in range(W.shape[0]):
-        if not (plain and x[i] == zero):
-            _step_row(W, V, i, x[i], g, rule, True)
+def _sgd_element(p, vel, h, gj, lgj, rule, c2, c1):
+    """One weight's SGD step: (its new value, its new velocity) from its value p, velocity
+    ``vel`` (read only when the rule writes velocities), input h and output gradient gj
+    (lgj = lr gj, c2 = 2 lr l2, c1 = lr l1).
 
-
-@jit
-def _update_first_layer_and_forward(W, V, x, g, x_next, a_next, rule):
-    """The first layer's SGD step for one example fused with the next example's forward pass
-    through it: a_next (holding the updated bias) gains x_next W with the rows *after* their
-    update, four rows at a time while they are in cache -- one pass over the largest matrix
-    instead of two. The sum runs in :func:`forward_row`'s order, so the result is the same."""
-    lr = rule[0]
+    float64 is the reference's ``sgd_step`` term by term: delta = -(h gj) - l2 (2 p) -
+    l1 sign(p), step = lr delta, v = vel mu + step, w = p + v or p + (mu v + step). float32
+    reassociates to step = -(h lgj) - c2 p - c1 sign(p) and fuses each multiply-add."""
+    lr, l2, l1, momentum, nesterov, write_velocity = rule
     zero = type(lr)(0)
-    plain = _is_plain(rule)
+    if is_float32(lr):
+        step = mul_add(-h, lgj, -(c2 * p))
+        if l1 != zero:
+            step = step - c1 * _sign(p)
+    else:
+        delta = -(h * gj)
+        if l2 != zero:
+            delta = delta - l2 * (type(lr)(2) * p)
+        if l1 != zero:
+            delta = delta - l1 * _sign(p)
+        step = lr * delta
+    if not write_velocity:
+        return p + step, step
+    v = mul_add(vel, momentum, step)
+    if nesterov:
+        return p + mul_add(momentum, v, step), v
+    return p + v, v
+
+
+@jit
+def _layer_above(W, V, h_in, g, lg, below, code_below, rule, squares, absolutes):
+    """A layer above the first, for one example, one pass over its rows: below[i] =
+    (W[i, :] . g) g'(h_in[i]) from row i *before* its update, then row i's SGD step with
+    gradient h_in[i] g; squares[j] and absolutes[j] gain the column sums of W^2 and |W|
+    before the step (when l2, l1 are used). The plain step and the others run in separate
+    loops (a call left in the plain loop, even one never taken, slowed it 1.6x)."""
+    if _is_plain(rule):
+        _plain_layer_above(W, h_in, g, lg, rule[0], below, code_below)
+    else:
+        _decayed_layer_above(W, V, h_in, g, lg, below, code_below, rule, squares, absolutes)
+
+
+@jit
+def _plain_layer_above(W, h_in, g, lg, lr, below, code_below):
+    """:func:`_layer_above` for the plain step W[i, :] <- W[i, :] - lr h_in[i] g, a row
+    with h_in[i] = 0 skipped (it would change by -0). float32 fuses it into W - h lg
+    (lg = lr g). The gradients below are summed four rows at a time, four independent sums
+    whose latencies overlap. (The loops are written out here: numba does not inline a
+    kernel with loops into its caller, and a call per row cost more than the row.)"""
+    zero = type(lr)(0)
+    fused = is_float32(lr)
     n_in, n_out = W.shape
     i = 0
-    while i < n_in:
-        rows = 4 if i + 4 <= n_in else 1
-        if plain and rows == 4:
-            # the hot path of per-example SGD (a row with x_r = 0 gets W - lr (0 g) = W)
-            h0, h1, h2, h3 = x[i], x[i + 1], x[i + 2], x[i + 3]
-            x0, x1, x2, x3 = x_next[i], x_next[i + 1], x_next[i + 2], x_next[i + 3]
+    while i + 4 <= n_in:
+        s0 = s1 = s2 = s3 = zero
+        for j in range(n_out):
+            gj = g[j]
+            s0 = mul_add(W[i, j], gj, s0)
+            s1 = mul_add(W[i + 1, j], gj, s1)
+            s2 = mul_add(W[i + 2, j], gj, s2)
+            s3 = mul_add(W[i + 3, j], gj, s3)
+        below[i] = s0 * derivative(h_in[i], code_below)
+        below[i + 1] = s1 * derivative(h_in[i + 1], code_below)
+        below[i + 2] = s2 * derivative(h_in[i + 2], code_below)
+        below[i + 3] = s3 * derivative(h_in[i + 3], code_below)
+        for r in range(i, i + 4):  # a constant count, unrolled
+            h = h_in[r]
+            if h != zero:
+                if fused:
+                    for j in range(n_out):
+                        W[r, j] = mul_add(-h, lg[j], W[r, j])
+                else:
+                    for j in range(n_out):
+                        W[r, j] = W[r, j] - lr * (h * g[j])
+        i += 4
+    for r in range(i, n_in):
+        h = h_in[r]
+        s0 = zero
+        for j in range(n_out):
+            s0 = mul_add(W[r, j], g[j], s0)
+        below[r] = s0 * derivative(h, code_below)
+        if h != zero:
+            if fused:
+                for j in range(n_out):
+                    W[r, j] = mul_add(-h, lg[j], W[r, j])
+            else:
+                for j in range(n_out):
+                    W[r, j] = W[r, j] - lr * (h * g[j])
+
+
+@jit
+def _decayed_layer_above(W, V, h_in, g, lg, below, code_below, rule, squares, absolutes):
+    """:func:`_layer_above` for a step with decay and/or momentum (each weight by
+    :func:`_sgd_element`), one row at a time."""
+    lr, l2, l1, momentum, nesterov, write_velocity = rule
+    zero = type(lr)(0)
+    c2, c1 = type(lr)(2) * lr * l2, lr * l1
+    n_in, n_out = W.shape
+    for i in range(n_in):
+        h = h_in[i]
+        s = zero
+        for j in range(n_out):
+            s = mul_add(W[i, j], g[j], s)
+        below[i] = s * derivative(h, code_below)
+        for j in range(n_out):
+            p = W[i, j]
+            if l2 != zero:
+                squares[j] = mul_add(p, p, squares[j])
+            if l1 != zero:
+                absolutes[j] += abs(p)
+            w, v = _sgd_element(p, V[i, j] if write_velocity else zero, h, g[j], lg[j], rule,
+                                c2, c1)
+            W[i, j] = w
+            if write_velocity:
+                V[i, j] = v
+
+
+@jit
+def _active_rows(x, x_next, rows):
+    """rows[:count] = the inputs i at which x or x_next is nonzero, in increasing order;
+    returns count. Branch-free: every i is written, and the count moves on only past an
+    active one."""
+    zero = type(x[0])(0)
+    count = 0
+    for i in range(x.shape[0]):
+        rows[count] = i
+        count += (x[i] != zero) | (x_next[i] != zero)
+    return count
+
+
+@jit
+def _plain_rows(W, x, g, lg, lr, x_next, a_next, rows, count):
+    """The plain step W[i, :] <- W[i, :] - lr x[i] g of the rows ``rows[:count]``, fused with
+    the next example's forward pass through them (a_next += x_next[i] W[i, :], the row after
+    its update), four rows at a time while they are in registers.
+
+    float64 follows the reference's rounding, W - lr (x_i g). float32 contracts: with
+    lg = lr g computed once per example, each weight is one fused multiply-add W - x_i lg and
+    each accumulation another (:func:`fastnn._numba.fma.mul_add`). A row of the list with
+    x[i] = 0 is rewritten with its own value (W - lr (0 g) = W), and one with x_next[i] = 0
+    adds 0 to a_next: the list may hold rows that need only one of the two."""
+    n_out = W.shape[1]
+    fused = is_float32(lr)
+    r = 0
+    while r + 4 <= count:
+        i0, i1, i2, i3 = rows[r], rows[r + 1], rows[r + 2], rows[r + 3]
+        h0, h1, h2, h3 = x[i0], x[i1], x[i2], x[i3]
+        x0, x1, x2, x3 = x_next[i0], x_next[i1], x_next[i2], x_next[i3]
+        if fused:
+            for j in range(n_out):
+                lj = lg[j]
+                w0 = mul_add(-h0, lj, W[i0, j])
+                w1 = mul_add(-h1, lj, W[i1, j])
+                w2 = mul_add(-h2, lj, W[i2, j])
+                w3 = mul_add(-h3, lj, W[i3, j])
+                W[i0, j] = w0
+                W[i1, j] = w1
+                W[i2, j] = w2
+                W[i3, j] = w3
+                a_next[j] = mul_add(x3, w3, mul_add(x2, w2, mul_add(x1, w1, mul_add(
+                    x0, w0, a_next[j]))))
+        else:
             for j in range(n_out):
                 gj = g[j]
-                w0 = W[i, j] - lr * (h0 * gj)
-                w1 = W[i + 1, j] - lr * (h1 * gj)
-                w2 = W[i + 2, j] - lr * (h2 * gj)
-                w3 = W[i + 3, j] - lr * (h3 * gj)
-                W[i, j] = w0
-                W[i + 1, j] = w1
-                W[i + 2, j] = w2
-                W[i + 3, j] = w3
+                w0 = W[i0, j] - lr * (h0 * gj)
+                w1 = W[i1, j] - lr * (h1 * gj)
+                w2 = W[i2, j] - lr * (h2 * gj)
+                w3 = W[i3, j] - lr * (h3 * gj)
+                W[i0, j] = w0
+                W[i1, j] = w1
+                W[i2, j] = w2
+                W[i3, j] = w3
                 a_next[j] += (x0 * w0 + x1 * w1) + (x2 * w2 + x3 * w3)
-            i += 4
-            continue
-        for r in range(i, i + rows):
-            if not (plain and x[r] == zero):
-                _step_row(W, V, r, x[r], g, rule, True)
-        if rows == 4:
-            x0, x1, x2, x3 = x_next[i], x_next[i + 1], x_next[i + 2], x_next[i + 3]
-            if x0 != zero or x1 != zero or x2 != zero or x3 != zero:
-                for j in range(n_out):
-                    a_next[j] += ((x0 * W[i, j] + x1 * W[i + 1, j])
-                                  + (x2 * W[i + 2, j] + x3 * W[i + 3, j]))
-        else:
-            xn = x_next[i]
-            if xn != zero:
-                for j in range(n_out):
-                    a_next[j] += xn * W[i, j]
-        i += rows
+        r += 4
+    while r < count:
+        i = rows[r]
+        h, xn = x[i], x_next[i]
+        for j in range(n_out):
+            w = mul_add(-h, lg[j], W[i, j]) if fused else W[i, j] - lr * (h * g[j])
+            W[i, j] = w
+            a_next[j] = mul_add(xn, w, a_next[j]) if fused else a_next[j] + xn * w
+        r += 1
+
+
+@jit
+def _decayed_rows(W, V, x, g, lg, x_next, a_next, rule, squares, absolutes):
+    """The first layer's step with decay and/or momentum, where each row changes whatever its
+    input (no row is skipped), fused with the next example's forward pass (a_next +=
+    x_next[i] W[i, :] after the step; ``x_next`` None on the last example) and with the
+    regulariser of the weights before the step: squares[j] and absolutes[j] gain the column
+    sums of W^2 and |W| (when l2, l1 are used). Each weight steps by :func:`_sgd_element`.
+    (Four rows at a time, or a loop compiled per momentum flag, measured no faster: the
+    pass is bound by moving W and V, twice the plain step's bytes.)"""
+    lr, l2, l1, momentum, nesterov, write_velocity = rule
+    zero = type(lr)(0)
+    c2, c1 = type(lr)(2) * lr * l2, lr * l1
+    n_in, n_out = W.shape
+    for i in range(n_in):
+        h = x[i]
+        xn = zero if x_next is None else x_next[i]
+        for j in range(n_out):
+            p = W[i, j]
+            if l2 != zero:
+                squares[j] = mul_add(p, p, squares[j])
+            if l1 != zero:
+                absolutes[j] += abs(p)
+            w, v = _sgd_element(p, V[i, j] if write_velocity else zero, h, g[j], lg[j], rule,
+                                c2, c1)
+            W[i, j] = w
+            if write_velocity:
+                V[i, j] = v
+            if x_next is not None:
+                a_next[j] = mul_add(xn, w, a_next[j])
 
 
 @jit
@@ -289,7 +446,11 @@ def sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_codes, loss
     hs, offsets = _layer_buffers(weights, n_layers, 1, X)
     grads = np.empty_like(hs)                        # gradient w.r.t. layer k's pre-activation
     f = np.empty(weights[n_layers - 1].shape[1], dtype=X.dtype)
-    acc = np.empty(_widest(weights, n_layers), dtype=X.dtype)
+    rows = np.empty(weights[0].shape[0], dtype=np.int64)   # the first layer's active rows
+    widest = _widest(weights, n_layers)
+    lg = np.empty(widest, dtype=X.dtype)            # lr times a layer's output gradient
+    squares = np.empty(widest, dtype=X.dtype)       # the regulariser, column by column
+    absolutes = np.empty(widest, dtype=X.dtype)
     total = 0.0
     n = order.shape[0]
     for step in range(n):
@@ -309,25 +470,42 @@ def sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_codes, loss
         value, l2_t = _example_loss(hs[top:], Y[t], loss, f, grads[top:], sample_weight,
                                     t, l2, l2_plain, alpha)
         total += value
-        total += _penalty(weights, n_layers, l2_t, l1, acc)
-        # backpropagation fused with the update, top layer first
+        # backpropagation fused with the update, top layer first; the regulariser's value at
+        # the weights before the step is summed during the step
         rule = (lr, l2_t, l1, momentum, nesterov, momentum != zero or step == n - 1)
+        squares[:] = 0
+        absolutes[:] = 0
         for k in range(n_layers - 1, 0, -1):
             g = grads[offsets[k]:offsets[k + 1]]
             _step_bias(biases[k], vel_b[k], g, rule)
-            _backprop_and_update(weights[k], vel_W[k], hs[offsets[k - 1]:offsets[k]], g,
-                                 grads[offsets[k - 1]:offsets[k]], act_codes[k - 1], rule)
+            for j in range(g.shape[0]):
+                lg[j] = lr * g[j]
+            _layer_above(weights[k], vel_W[k], hs[offsets[k - 1]:offsets[k]], g, lg,
+                         grads[offsets[k - 1]:offsets[k]], act_codes[k - 1], rule, squares,
+                         absolutes)
         # the first layer: hs[0] is free (its values were last needed for the gradient below
         # layer 1), so it receives the next example's b + x W during the update
         g = grads[0:offsets[1]]
         _step_bias(biases[0], vel_b[0], g, rule)
-        if step + 1 < n:
-            a_next = hs[0:offsets[1]]
+        for j in range(g.shape[0]):
+            lg[j] = lr * g[j]
+        a_next = hs[0:offsets[1]]
+        if _is_plain(rule):  # (then not the last example: it writes the velocity)
+            x_next = X[order[step + 1]]
             a_next[:] = biases[0]
-            _update_first_layer_and_forward(weights[0], vel_W[0], x, g, X[order[step + 1]],
-                                            a_next, rule)
+            count = _active_rows(x, x_next, rows)
+            _plain_rows(weights[0], x, g, lg, lr, x_next, a_next, rows, count)
+            continue
+        if step + 1 < n:
+            a_next[:] = biases[0]
+            _decayed_rows(weights[0], vel_W[0], x, g, lg, X[order[step + 1]], a_next, rule,
+                          squares, absolutes)
         else:
-            _update_first_layer(weights[0], vel_W[0], x, g, rule)
+            _decayed_rows(weights[0], vel_W[0], x, g, lg, None, a_next, rule, squares,
+                          absolutes)
+        if l2_t != zero or l1 != zero:
+            total += (float(l2_t) * float(np.sum(squares))
+                      + float(l1) * float(np.sum(absolutes)))
     return total
 
 
