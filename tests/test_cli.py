@@ -284,4 +284,5 @@ def test_bench_quick_prints_every_backend_against_the_reference_and_the_roofline
 def test_bench_rejects_an_unknown_workload(capsys):
     with pytest.raises(SystemExit):
         main(["bench", "--workloads", "sgd1,mb64"])
-    assert "--workloads takes names from sgd1, mb32, mb128" in capsys.readouterr().err
+    names = "sgd1, sgd1-images, sgd1-momentum-l2, mb32, mb128"
+    assert f"--workloads takes names from {names}, got 'sgd1,mb64'" in capsys.readouterr().err

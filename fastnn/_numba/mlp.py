@@ -277,6 +277,22 @@ def _decayed_layer_above(W, V, h_in, g, lg, below, code_below, rule, squares, ab
 
 
 @jit
+def _first_layer_row(x, W, b, out):
+    """out = b + x W (the first layer's pre-activation, no activation) for the first example
+    of a call, in the order the fused update accumulates it for every later example: from
+    the bias, row by row in increasing order, zero inputs skipped (each would add exactly 0),
+    one :func:`fastnn._numba.fma.mul_add` per weight. So an epoch cut into several calls
+    rounds exactly as one call does."""
+    zero = type(out[0])(0)
+    out[:] = b
+    for i in range(W.shape[0]):
+        xi = x[i]
+        if xi != zero:
+            for j in range(W.shape[1]):
+                out[j] = mul_add(xi, W[i, j], out[j])
+
+
+@jit
 def _active_rows(x, x_next, rows):
     """rows[:count] = the inputs i at which x or x_next is nonzero, in increasing order;
     returns count. Branch-free: every i is written, and the count moves on only past an
@@ -299,7 +315,8 @@ def _plain_rows(W, x, g, lg, lr, x_next, a_next, rows, count):
     lg = lr g computed once per example, each weight is one fused multiply-add W - x_i lg and
     each accumulation another (:func:`fastnn._numba.fma.mul_add`). A row of the list with
     x[i] = 0 is rewritten with its own value (W - lr (0 g) = W), and one with x_next[i] = 0
-    adds 0 to a_next: the list may hold rows that need only one of the two."""
+    adds 0 to a_next: the list may hold rows that need only one of the two. a_next
+    accumulates row by row in increasing order, as :func:`_first_layer_row` does."""
     n_out = W.shape[1]
     fused = is_float32(lr)
     r = 0
@@ -331,7 +348,8 @@ def _plain_rows(W, x, g, lg, lr, x_next, a_next, rows, count):
                 W[i1, j] = w1
                 W[i2, j] = w2
                 W[i3, j] = w3
-                a_next[j] += (x0 * w0 + x1 * w1) + (x2 * w2 + x3 * w3)
+                a_next[j] = mul_add(x3, w3, mul_add(x2, w2, mul_add(x1, w1, mul_add(
+                    x0, w0, a_next[j]))))
         r += 4
     while r < count:
         i = rows[r]
@@ -457,11 +475,14 @@ def sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_codes, loss
         t = order[step]
         x = X[t]
         # forward propagation: h^(k) = g(b^(k) + h^(k-1) W^(k)); from the second example on,
-        # the first layer's b + x W was accumulated while that layer was being updated
+        # the first layer's b + x W was accumulated while that layer was being updated, in
+        # the order _first_layer_row uses for the first
         for k in range(n_layers):
             code = act_codes[k] if k < n_layers - 1 else IDENTITY
             h = hs[offsets[k]:offsets[k + 1]]
-            if k == 0 and step > 0:
+            if k == 0:
+                if step == 0:
+                    _first_layer_row(x, weights[0], biases[0], h)
                 activate_inplace(h, code)
             else:
                 h_in = x if k == 0 else hs[offsets[k - 1]:offsets[k]]
