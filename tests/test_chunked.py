@@ -233,16 +233,20 @@ LOAD_WHOLE = "import numpy, sys; numpy.load(sys.argv[1])"
 
 
 def _write_big_npy(path, n, d, chunk=20_000):
-    """A float32 .npy of n x d normal values, written a chunk at a time; its labels."""
+    """A float32 .npy of n x d normal values, written a chunk at a time; its labels. One block
+    of normal values is drawn and written again and again (drawing them all took longer than
+    the training), each time with its rows in a new order."""
     rng = np.random.default_rng(0)
     header = {"descr": "<f4", "fortran_order": False, "shape": (n, d)}
     labels = np.empty(n, dtype=np.int64)
+    block = rng.normal(size=(chunk, d)).astype(np.float32)
+    block_labels = np.argmax(block[:, :10], axis=1)
     with open(path, "wb") as f:
         np.lib.format.write_array_header_1_0(f, header)
         for start in range(0, n, chunk):
-            block = rng.normal(size=(min(chunk, n - start), d)).astype(np.float32)
-            labels[start:start + len(block)] = np.argmax(block[:, :10], axis=1)
-            block.tofile(f)
+            rows = rng.permutation(chunk)[:min(chunk, n - start)]
+            labels[start:start + len(rows)] = block_labels[rows]
+            block[rows].tofile(f)
     return labels
 
 
@@ -276,7 +280,7 @@ def test_training_on_a_file_larger_than_the_address_space_limit(tmp_path):
     assert status != 0 and "MemoryError" in output
 
     train = [sys.executable, "-m", "fastnn", "train", "--features", features, "--targets",
-             targets, "--hidden", "128", "--solver", "adam", "--batch-size", "200",
+             targets, "--hidden", "16", "--solver", "adam", "--batch-size", "200",
              "--lr", "0.001", "--epochs", "1", "--dtype", "float32", "--test-size", "0.05",
              "--quiet"]
     status, big_rss, output = _run_limited(train, LIMIT_MIB)
