@@ -26,6 +26,7 @@ from fastnn.estimators import (
 )
 from fastnn.estimators._network import initial_network
 from tests.cases import BACKENDS
+from tests.tolerances import assert_equivalent
 
 QUICK = dict(max_iter=30, random_state=0)
 
@@ -597,3 +598,19 @@ def test_clone_gives_an_unfitted_copy_with_the_same_parameters():
     model = MLPClassifier((3, 2), l1=0.1, backend="numpy", dtype="float32", n_jobs=1)
     twin = clone(model)
     assert twin.get_params() == model.get_params()
+
+
+@pytest.mark.parametrize("estimator", [MLPClassifier(hidden_layer_sizes=(8,), max_iter=5,
+                                                     random_state=0),
+                                       Perceptron(max_iter=5, random_state=0)],
+                         ids=["MLPClassifier", "Perceptron"])
+def test_a_fitted_model_predicts_with_the_backend_it_is_set_to(estimator):
+    from fastnn import get_backend
+
+    X, y = linearly_separable(n=40, random_state=0)[:2]
+    model = clone(estimator).set_params(backend=BACKENDS[0]).fit(X, y)
+    scores = getattr(model, "predict_proba", None) or model.decision_function
+    expected = scores(X)
+    model.set_params(backend="numpy")
+    assert model._ops() is get_backend("numpy")
+    assert_equivalent(scores(X), expected)

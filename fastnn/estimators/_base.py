@@ -143,11 +143,19 @@ class FastnnEstimator(BaseEstimator):
         return tags
 
     def _ops(self):
-        """The backend module (:func:`fastnn.get_backend`), resolved on first use: at fit time,
-        and again after unpickling or loading."""
-        ops = self.__dict__.get("_resolved_ops")
-        if ops is None:
-            ops = self._resolved_ops = get_backend(self.backend)
+        """The backend module (:func:`fastnn.get_backend`) of the ``backend`` parameter,
+        resolved on first use: at fit time, again after unpickling or loading, and again
+        when ``set_params`` changed ``backend`` (a fitted model predicts with the backend it
+        is set to)."""
+        state = self.__dict__
+        ops = state.get("_resolved_ops")
+        if ops is None or state.get("_resolved_backend") != self.backend:
+            ops = self._use_ops(get_backend(self.backend))
+        return ops
+
+    def _use_ops(self, ops):
+        """Remember ``ops``, the backend module of the current ``backend`` parameter."""
+        self._resolved_ops, self._resolved_backend = ops, self.backend
         return ops
 
     def _checked_input(self, X, finite_checked_later=False):
@@ -176,6 +184,7 @@ class FastnnEstimator(BaseEstimator):
     def __getstate__(self):
         state = dict(super().__getstate__())
         state.pop("_resolved_ops", None)  # a module does not pickle; resolved again on use
+        state.pop("_resolved_backend", None)
         state.pop("_cached_predictor", None)  # nor a compiled closure; built again on use
         return state
 

@@ -376,7 +376,7 @@ class BaseSGDNetwork(FastnnEstimator):
         history.n_iter = n_iter
         history.lbfgs_loss = loss
         self._network, self._history, self._solver = net, history, solver
-        self._resolved_ops = plan["ops"]
+        self._use_ops(plan["ops"])
         self._set_fast_input(plan["dtype"])
         self._publish()
         for warning in caught:                   # its convergence warning, issued once more
@@ -416,7 +416,7 @@ class BaseSGDNetwork(FastnnEstimator):
             interrupted = True
         # the call succeeded: commit the new state
         self._network, self._history, self._solver = net, history, solver
-        self._resolved_ops = plan["ops"]
+        self._use_ops(plan["ops"])
         self._set_fast_input(plan["dtype"])
         self._publish()
         if interrupted:

@@ -350,7 +350,7 @@ class Perceptron(ClassifierMixin, FastnnEstimator):
         self.converged_ = bool(stop.converged.all())
         self.classes_ = plan["labels"]
         self._rng = rng
-        self._resolved_ops = ops
+        self._use_ops(ops)
         self._set_fast_input(dtype)
         if interrupted:
             warnings.warn("Training interrupted by user.", UserWarning, stacklevel=4)
