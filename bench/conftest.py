@@ -86,7 +86,10 @@ def _roofline_summary(terminalreporter, roofline):
     for line in probe_table(roofline):
         write(line)
     for workload in sorted({w for w, _ in THROUGHPUT}):
-        spec = WORKLOADS[workload]
+        spec = WORKLOADS.get(workload)
+        if spec is None:   # e.g. Adam's or LeNet's runs: the bound models plain dense SGD only
+            write(f"{workload}: no roofline bound (not a workload of bench/workloads.py)")
+            continue
         limit = bound(spec.layer_sizes, spec.batch_size, roofline)
         write(f"{workload}: {limit.flops:,.0f} FLOP and {limit.bytes:,.0f} bytes of parameters "
               f"per example, working set in {limit.level}; bound {limit.examples_per_s:,.0f} "
