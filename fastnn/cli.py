@@ -10,8 +10,9 @@ training examples per second. Problems with the input file or the options are re
 ``fastnn train: error: ...`` (exit status 2) before any training, and warnings raised during
 training are printed after it as ``fastnn train: warning: ...``.
 
-``fastnn bench`` runs the benchmark workloads (sgd1, mb32, mb128) for every backend and every
-installed peer and prints examples/s, the ratio to the NumPy reference and the fraction of
+``fastnn bench`` runs benchmark workloads (by default sgd1, mb32, mb128; any of
+:data:`fastnn._workloads.WORKLOADS` by name) for every backend and every installed peer, each
+on its own data, and prints examples/s, the ratio to the NumPy reference and the fraction of
 this core's roofline bound.
 """
 from __future__ import annotations
@@ -92,7 +93,8 @@ def _parser():
         "bench", help="examples/s of the sgd1, mb32 and mb128 workloads per backend and peer, "
                       "against the NumPy reference and this core's roofline")
     bench.add_argument("--workloads", type=_parse_workloads, default=("sgd1", "mb32", "mb128"),
-                       help="comma-separated, from sgd1, mb32, mb128 (default: all three)")
+                       help="comma-separated names of workloads (default: sgd1,mb32,mb128); "
+                            "an unknown name lists them")
     bench.add_argument("--quick", action="store_true",
                        help="1,000 examples and 2 repeats: a smoke test, not a measurement")
     return parser
@@ -426,15 +428,21 @@ def _median_rate(epoch, n_examples, repeats):
     return n_examples / float(np.median(times))
 
 
-def _bench_runs(names, X, Y):
-    """``(workload, peer, n_examples, epoch)`` for every backend and installed peer: on sgd1,
-    where they are slowest, the NumPy reference and the PyTorch and scikit-learn peers take a
-    tenth of the examples (JAX, which compiles the whole epoch, takes them all)."""
-    from ._workloads import SGD1_PEERS, WORKLOADS, epoch_arguments, make_network, trainer
+def _bench_runs(names, n_examples):
+    """``(workload, peer, n_examples, epoch)`` for every backend and installed peer, each
+    workload on ``n_examples`` rows of its own data (:func:`fastnn._workloads.data_for`:
+    dense, or the images of ``sgd1-images``): on sgd1, where they are slowest, the NumPy
+    reference and the PyTorch and scikit-learn peers take a tenth of the examples (JAX, which
+    compiles the whole epoch, takes them all)."""
+    from ._workloads import SGD1_PEERS, WORKLOADS, data_for, epoch_arguments, make_network, trainer
     from .backend import available_backends
 
+    data = {}   # each kind of data made once
     for name in names:
         workload = WORKLOADS[name]
+        if workload.data not in data:
+            data[workload.data] = data_for(workload, n_examples)
+        X, Y = data[workload.data]
         network = make_network(workload)
         for backend_name in available_backends():
             n = len(X) // 10 if backend_name == "numpy" and workload.batch_size == 1 else len(X)
@@ -465,11 +473,10 @@ def bench(args, out=None):
     from threadpoolctl import threadpool_limits
 
     from . import _roofline
-    from ._workloads import WORKLOADS, make_data
+    from ._workloads import WORKLOADS
 
     out = sys.stdout if out is None else out
     n_examples, repeats = (1_000, 2) if args.quick else (20_000, 5)
-    X, Y = make_data(n_examples)
     with threadpool_limits(1):
         try:
             roofline = _roofline.measure(quick=args.quick)
@@ -477,7 +484,7 @@ def bench(args, out=None):
             roofline = None
             print(f"roofline: not measured ({exc})", file=out)
         rates = [(name, peer, _median_rate(epoch, n, repeats))
-                 for name, peer, n, epoch in _bench_runs(args.workloads, X, Y)]
+                 for name, peer, n, epoch in _bench_runs(args.workloads, n_examples)]
     if roofline is not None:
         print("roofline of one core (medians of the probes):", file=out)
         print("\n".join("  " + line for line in _roofline.probe_table(roofline)), file=out)
