@@ -7,9 +7,10 @@ _MLP_DOC_PARAMETERS = """
     activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
         Hidden activation g; "sigmoid" is accepted as an alias of "logistic".
     alpha : float, default=1e-4
-        The lecture's L2 weight decay: the objective gains alpha * sum_k ||W_k||_F^2 and every
-        SGD step adds 2 * alpha * W to the weights' gradient (biases are not decayed). This is
-        NOT scikit-learn's alpha, whose penalty is (alpha / 2n) ||W||^2 per batch.
+        L2 weight decay as scikit-learn's MLP defines it: 0.5 * alpha * sum_k ||W_k||_F^2 is
+        added to each batch's summed loss before the mean is taken, so a step of m rows adds
+        (alpha / m) * W to the weights' gradient (biases are not decayed); with sample weights,
+        m is the batch's weight sum. The lecture's lambda ||W||^2 is alpha / (2 m) here.
     l1 : float, default=0
         L1 weight decay: l1 * sum_k |W_k|_1, gradient l1 * sign(W), on weights only.
     batch_size : int or "auto", default="auto"
