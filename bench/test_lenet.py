@@ -10,8 +10,10 @@ epoch of plain SGD (learning rate 0.01, no momentum, no penalty, rows in order):
   batch size 1 (``zero_grad``, forward, ``cross_entropy``, ``backward``, ``step``);
 * ``lenet-b32``: minibatch SGD with batches of 32, the same two.
 
-fastnn's network is NOT an MLP, so it trains through its boxes (:mod:`fastnn.train_graph`):
-each step runs every box's fprop and bprop on the backend's compiled contract functions.
+fastnn's network is NOT an MLP: on the numba backend it trains through the fused epochs of
+convolutional networks (:mod:`fastnn._numba.conv_epoch`, one compiled call per slice of an
+epoch); on the Cython backend through its boxes (:mod:`fastnn.train_graph`), each step
+running every box's fprop and bprop on the backend's compiled contract functions.
 Targets: >= 20x PyTorch per example, >= 3x with batches of 32. PyTorch is optional (skipped
 when absent); both run on one thread (``torch.set_num_threads(1)``; pin the process with
 ``taskset -c 1``). The ratios are the medians' of the same run, printed at the end.

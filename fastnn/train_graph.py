@@ -11,6 +11,16 @@
   :class:`~fastnn.nn.Linear` boxes with at most one element-wise activation box between two
   of them -- the network is marked ``fused`` and trains through the backend's fused epochs
   (``sgd_epoch``, ``minibatch_adam_epoch``, ...), exactly as an MLP estimator does;
+* when the graph is a convolutional network -- a :class:`~fastnn.nn.Sequential` of an
+  optional :class:`~fastnn.nn.Reshape` of rows to images (channels, height, width), one or
+  more conv blocks (:class:`~fastnn.nn.Conv2d`, an optional element-wise activation box, an
+  optional :class:`~fastnn.nn.MaxPool2d` or :class:`~fastnn.nn.AvgPool2d`), a
+  :class:`~fastnn.nn.Flatten` and a multilayer perceptron -- the network carries its
+  :class:`ConvLayout` (``conv``) and :class:`BoxSteps` runs SGD (per-example and minibatch,
+  momentum, Nesterov, L2, L1, sample weights, ``alpha``) through the backend's fused
+  ``conv_sgd_epoch``, one compiled call per slice of an epoch, when the backend offers one:
+  the numba backend does; the Cython and NumPy backends, and Adam on every backend, take the
+  boxes' steps below;
 * any other graph trains through :class:`BoxSteps`, which wraps an
   :class:`~fastnn.train.SGDSolver` or :class:`~fastnn.train.AdamSolver`: each step runs the
   boxes' ``fprop``, the backend's fused ``output_loss_grad``, the boxes' ``bprop`` and the
@@ -28,7 +38,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import codes
+from ._contract import conv2d_output_shape, pool2d_output_shape
 from .nn.activations import _Activation
+from .nn.conv import AvgPool2d, Conv2d, Flatten, MaxPool2d, Reshape
 from .nn.linear import Linear
 from .nn.module import Module
 from .nn.sequential import Sequential
@@ -44,11 +56,49 @@ class ModuleNetwork(Network):
     ``weights`` the decayed ones (``Parameter.decay``), ``biases`` the others, both in the
     order of ``module.parameters()``, the very arrays the boxes compute with. ``fused``: the
     module is a multilayer perceptron trained by the backend's fused epochs (``activations``
-    then holds its hidden activation codes). ``n_outputs``: the width of the module's
-    output."""
+    then holds its hidden activation codes). ``conv``: the :class:`ConvLayout` of a
+    convolutional network, which the backend's fused ``conv_sgd_epoch`` trains when the
+    backend has one (see :class:`BoxSteps`), else None. ``n_outputs``: the width of the
+    module's output."""
     module: Module | None = None
     fused: bool = False
     n_outputs: int = 0
+    conv: ConvLayout | None = None
+
+
+NO_POOL, MAX_POOL, AVG_POOL = 0, 1, 2  # the pooling codes of fastnn._numba.conv_epoch
+
+
+@dataclass(frozen=True)
+class ConvLayout:
+    """A convolutional Sequential as the fused epoch takes it: ``image``, the (channels,
+    height, width) of an input row (None: the module takes images, their shape read from
+    X); ``blocks``, one tuple (stride, padding, activation code, pooling code, pooling
+    height, width, stride) per conv block; ``activations``, the hidden activation codes of
+    the perceptron after the Flatten; ``n_conv``, the number of conv blocks, whose filters
+    and biases come first in the network's ``weights`` and ``biases``."""
+    image: tuple | None
+    blocks: tuple
+    activations: tuple
+
+    @property
+    def n_conv(self):
+        return len(self.blocks)
+
+    def chains(self, image, convs, n_features):
+        """True when images of shape ``image`` go through the blocks of filters ``convs`` to
+        ``n_features`` flattened features (else the boxes, which say what is wrong)."""
+        try:
+            shape = (1, *image)
+            for W, block in zip(convs, self.blocks, strict=True):
+                if shape[1] != W.shape[1]:
+                    return False
+                shape = conv2d_output_shape(shape, W.shape[0], W.shape[2:], block[0], block[1])
+                if block[3] != NO_POOL:
+                    shape = pool2d_output_shape(shape, block[4:6], block[6])
+        except ValueError:
+            return False
+        return int(np.prod(shape[1:])) == n_features
 
 
 def mlp_codes(module):
@@ -58,8 +108,12 @@ def mlp_codes(module):
     None."""
     if type(module) is not Sequential:
         return None
-    boxes = list(module)
-    if type(boxes[0]) is not Linear or type(boxes[-1]) is not Linear:
+    return _chain_codes(list(module))
+
+
+def _chain_codes(boxes):
+    """:func:`mlp_codes` of a list of boxes."""
+    if not boxes or type(boxes[0]) is not Linear or type(boxes[-1]) is not Linear:
         return None
     found, pending = [], None
     for box in boxes[1:]:
@@ -73,9 +127,39 @@ def mlp_codes(module):
     return tuple(found)
 
 
+def conv_layout(module):
+    """The :class:`ConvLayout` of ``module`` when it is a convolutional Sequential (see the
+    module docstring), else None."""
+    if type(module) is not Sequential:
+        return None
+    boxes, image = list(module), None
+    if boxes and type(boxes[0]) is Reshape:
+        if len(boxes[0].shape) != 3:
+            return None
+        image, boxes = boxes[0].shape, boxes[1:]
+    blocks = []
+    while boxes and type(boxes[0]) is Conv2d:
+        conv, boxes = boxes[0], boxes[1:]
+        code = codes.IDENTITY
+        if boxes and isinstance(boxes[0], _Activation):
+            code, boxes = boxes[0].code, boxes[1:]
+        pool = (NO_POOL, 1, 1, 1)
+        if boxes and type(boxes[0]) in (MaxPool2d, AvgPool2d):
+            kind = MAX_POOL if type(boxes[0]) is MaxPool2d else AVG_POOL
+            pool, boxes = (kind, *boxes[0].kernel_size, boxes[0].stride), boxes[1:]
+        blocks.append((conv.stride, conv.padding, int(code), *pool))
+    if not blocks or not boxes or type(boxes[0]) is not Flatten:
+        return None
+    activations = _chain_codes(boxes[1:])
+    if activations is None:
+        return None
+    return ConvLayout(image, tuple(blocks), activations)
+
+
 def module_network(module, loss, n_outputs):
     """``module`` (its parameters in their final dtype) as a :class:`ModuleNetwork` trained
-    with the output loss code ``loss``: fused when it is a multilayer perceptron."""
+    with the output loss code ``loss``: fused when it is a multilayer perceptron, with its
+    :class:`ConvLayout` when it is a convolutional network."""
     activations = mlp_codes(module)
     if activations is not None:
         linears = [box for box in module if type(box) is Linear]
@@ -85,7 +169,8 @@ def module_network(module, loss, n_outputs):
     params = module.parameters()
     return ModuleNetwork([p.value for p in params if p.decay],
                          [p.value for p in params if not p.decay], (), int(loss),
-                         module=module, fused=False, n_outputs=int(n_outputs))
+                         module=module, fused=False, n_outputs=int(n_outputs),
+                         conv=conv_layout(module))
 
 
 def module_output(ops, net, X, chunk=1024):
@@ -105,7 +190,9 @@ def module_output(ops, net, X, chunk=1024):
 class BoxSteps:
     """The steps of an :class:`~fastnn.train.SGDSolver` or :class:`~fastnn.train.AdamSolver`
     made through the boxes of a :class:`ModuleNetwork`; its learning rate, schedule and
-    plateau rule are the wrapped solver's."""
+    plateau rule are the wrapped solver's. SGD on a convolutional network (``net.conv``)
+    runs instead the backend's fused ``conv_sgd_epoch`` when the backend has one: the same
+    steps, one compiled call."""
 
     def __init__(self, solver):
         self.solver = solver
@@ -128,11 +215,19 @@ class BoxSteps:
         ``l2`` and ``l1`` are the step's coefficients on the decayed parameters; with
         ``sample_weight`` a step over the rows I also adds alpha / (2 S_I) to ``l2`` and
         divides its weighted summed gradient by S_I, the rows' weight sum."""
+        adam = isinstance(self.solver, AdamSolver)
+        epoch = getattr(ops, "conv_sgd_epoch", None)
+        if net.conv is not None and epoch is not None and not adam:
+            image = net.conv.image or X.shape[1:]
+            convs = net.weights[:net.conv.n_conv]
+            if (X.dtype == convs[0].dtype and (X.ndim == 2 or net.conv.image is None)
+                    and net.conv.chains(image, convs, net.weights[net.conv.n_conv].shape[0])):
+                return self._fused_conv(epoch, net, X, Y, image, l2, l1, batch_size,
+                                        sample_weight, alpha)
         module, total = net.module, 0.0
         params = module.parameters()
         decayed = [p for p in params if p.decay]
         others = [p for p in params if not p.decay]
-        adam = isinstance(self.solver, AdamSolver)
         for step, start in enumerate(range(0, X.shape[0], batch_size)):
             x, y = X[start:start + batch_size], Y[start:start + batch_size]
             weights = None if sample_weight is None else sample_weight[start:start + batch_size]
@@ -149,6 +244,18 @@ class BoxSteps:
         if adam:
             net.steps += -(-X.shape[0] // batch_size)
         return total / X.shape[0] if X.shape[0] else 0.0
+
+    def _fused_conv(self, epoch, net, X, Y, image, l2, l1, batch_size, sample_weight, alpha):
+        """The rows of (X, Y) in order through the backend's fused convolutional epoch."""
+        solver, k = self.solver, net.conv.n_conv
+        conv = (net.weights[:k], net.biases[:k], net.vel_W[:k], net.vel_b[:k])
+        dense = (net.weights[k:], net.biases[k:], net.vel_W[k:], net.vel_b[k:])
+        weighting = {} if sample_weight is None else dict(sample_weight=sample_weight,
+                                                         alpha=alpha)
+        return epoch(X, Y, np.arange(X.shape[0], dtype=np.int64), image, net.conv.blocks,
+                     conv, dense, net.conv.activations, net.loss,
+                     solver.schedule.learning_rate, l2, l1, solver.momentum, solver.nesterov,
+                     batch_size=batch_size, **weighting)
 
     @staticmethod
     def _output_gradient(ops, loss, a, y, weights, l2, alpha):

@@ -28,6 +28,7 @@ from .conv import (
     max_pool2d_backward_kernel,
     max_pool2d_forward_kernel,
 )
+from .conv_epoch import conv_minibatch_sgd_epoch_kernel, conv_sgd_epoch_kernel
 from .dense import (
     backward_input_kernel,
     backward_params_kernel,
@@ -48,6 +49,7 @@ from .risk import loss_gradient_kernel
 from .sparse import sparse_epoch_kernel, sparse_forward_kernel, sparse_perceptron_epoch_kernel
 
 MAX_DEPTH = 6  # networks of up to this many layers share one compiled kernel per dtype
+MAX_BLOCKS = 4  # convolutional networks of up to this many conv blocks share one, too
 
 _FILLERS: dict = {}  # (dtype, ndim, writeable) -> the array that pads a tuple
 
@@ -63,15 +65,15 @@ def _filler(like):
     return found
 
 
-def _padded(arrays):
-    """Per-layer arrays as a tuple numba types as one UniTuple of ``MAX_DEPTH`` entries: a
+def _padded(arrays, length=MAX_DEPTH):
+    """Per-layer arrays as a tuple numba types as one UniTuple of ``length`` entries: a
     read-only array among writeable ones is copied (numba types read-only arrays apart), and
     fillers follow the layers."""
     if len({a.flags.writeable for a in arrays}) > 1:
         arrays = tuple(a if a.flags.writeable else a.copy() for a in arrays)
-    if len(arrays) >= MAX_DEPTH:
+    if len(arrays) >= length:
         return tuple(arrays)
-    return (*arrays, *(_filler(arrays[0]),) * (MAX_DEPTH - len(arrays)))
+    return (*arrays, *(_filler(arrays[0]),) * (length - len(arrays)))
 
 
 def _forward(X, weights, biases, codes, loss, out):
@@ -151,6 +153,48 @@ KERNELS = SimpleNamespace(
 
 globals().update(contract_functions(KERNELS))
 __all__ = [name for name in KERNELS.__dict__]
+
+
+def conv_sgd_epoch(X, Y, order, image, blocks, conv, dense, activations, loss, lr, l2=0.0,
+                   l1=0.0, momentum=0.0, nesterov=False, sample_weight=None, alpha=0.0,
+                   batch_size=1):
+    """One epoch of per-example (``batch_size`` 1) or minibatch SGD of a convolutional
+    network in one compiled call (:mod:`fastnn._numba.conv_epoch`); returns the mean
+    objective, as the contract's ``sgd_epoch``. Outside the contract: the training loop of
+    flow graphs (:mod:`fastnn.train_graph`) calls it when a backend offers it, with
+    arguments it has checked.
+
+    ``image``: the (channels, height, width) of a row of X; ``blocks``: one row of 7 ints
+    per conv block (see :mod:`fastnn._numba.conv_epoch`); ``conv``: the blocks' (filters,
+    biases, filter velocities, bias velocities), four lists; ``dense``: the perceptron's
+    (weights, biases, vel_W, vel_b). Every parameter and velocity must be a C-contiguous
+    writeable array of X's dtype (it is updated in place; ValueError otherwise).
+    """
+    dtype = X.dtype
+    arrays = [*conv[0], *conv[1], *conv[2], *conv[3], *dense[0], *dense[1], *dense[2],
+              *dense[3]]
+    for a in arrays:
+        if a.dtype != dtype or not a.flags.c_contiguous or not a.flags.writeable:
+            raise ValueError("conv_sgd_epoch updates its parameters in place: each must be a "
+                             "C-contiguous writeable array of X's dtype")
+    X = np.ascontiguousarray(X, dtype=dtype).reshape(X.shape[0], -1)
+    Y = np.ascontiguousarray(Y, dtype=dtype)
+    weights = (_unweighted(dtype) if sample_weight is None
+               else np.ascontiguousarray(sample_weight, dtype=dtype))
+    scalar = dtype.type
+    conv_tuples = [_padded(tuple(part), MAX_BLOCKS) for part in conv]
+    dense_tuples = [_padded(tuple(part)) for part in dense]
+    act_codes, loss_code = contract.network_codes(activations, loss)
+    args = (X, Y, np.ascontiguousarray(order, dtype=np.int64),
+            np.ascontiguousarray(image, dtype=np.int64),
+            np.ascontiguousarray(blocks, dtype=np.int64), *conv_tuples, *dense_tuples,
+            _code_array(act_codes), loss_code, scalar(lr), scalar(l2), scalar(l1),
+            scalar(momentum), bool(nesterov), weights, scalar(alpha))
+    if batch_size == 1:
+        total = conv_sgd_epoch_kernel(*args)
+    else:
+        total = conv_minibatch_sgd_epoch_kernel(*args, int(batch_size))
+    return total / X.shape[0] if X.shape[0] else 0.0
 
 
 def predictor(weights, biases, activations, loss):

@@ -42,14 +42,27 @@ def _columns(x, t, kh, kw, stride, padding, oh, ow, cols):
 @jit
 def conv2d_forward_kernel(x, W, b, stride, padding, out):
     """out[t, o, i, j] = b_o + sum_{c, p, q} W[o, c, p, q] x[t, c, i s + p - pad, j s + q - pad],
-    the same W at every position (i, j): for each image, the matrix product of W (out, in kh
-    kw) with the image's windows (:func:`_columns`), by BLAS."""
+    the same W at every position (i, j): :func:`conv2d_forward_into` with its scratch
+    allocated here."""
+    n_out, channels, kh, kw = W.shape
+    positions = out.shape[2] * out.shape[3]
+    conv2d_forward_into(x, W, b, stride, padding, out,
+                        np.empty(channels * kh * kw * positions, dtype=x.dtype),
+                        np.empty(n_out * positions, dtype=x.dtype))
+
+
+@jit
+def conv2d_forward_into(x, W, b, stride, padding, out, cols, product):
+    """:func:`conv2d_forward_kernel` with flat scratch buffers ``cols`` (at least in kh kw
+    oh ow entries) and ``product`` (at least out oh ow), so that an epoch allocates them
+    once: for each image, the matrix product of W (out, in kh kw) with the image's windows
+    (:func:`_columns`), by BLAS."""
     n, channels = x.shape[0], x.shape[1]
     n_out, _, kh, kw = W.shape
     oh, ow = out.shape[2], out.shape[3]
     weights = W.reshape(n_out, channels * kh * kw)
-    cols = np.empty((channels * kh * kw, oh * ow), dtype=x.dtype)
-    product = np.empty((n_out, oh * ow), dtype=x.dtype)
+    cols = cols[:channels * kh * kw * oh * ow].reshape((channels * kh * kw, oh * ow))
+    product = product[:n_out * oh * ow].reshape((n_out, oh * ow))
     for t in range(n):
         _columns(x, t, kh, kw, stride, padding, oh, ow, cols)
         np.dot(weights, cols, product)
@@ -61,13 +74,23 @@ def conv2d_forward_kernel(x, W, b, stride, padding, out):
 @jit
 def conv2d_backward_input_kernel(grad_out, W, stride, padding, out):
     """out = the gradient with respect to the images (of out's shape): every output position
-    sends nabla a[t, o, i, j] W[o] back to its window. For each image, the gradient of its
-    windows Wᵀ nabla a (by BLAS), each window's entries then added back to their pixels."""
+    sends nabla a[t, o, i, j] W[o] back to its window. :func:`conv2d_backward_input_into`
+    with its scratch allocated here."""
+    _, channels, kh, kw = W.shape
+    conv2d_backward_input_into(grad_out, W, stride, padding, out, np.empty(
+        channels * kh * kw * grad_out.shape[2] * grad_out.shape[3], dtype=out.dtype))
+
+
+@jit
+def conv2d_backward_input_into(grad_out, W, stride, padding, out, cols):
+    """:func:`conv2d_backward_input_kernel` with a flat scratch buffer ``cols`` (at least
+    in kh kw oh ow entries). For each image, the gradient of its windows Wᵀ nabla a (by
+    BLAS), each window's entries then added back to their pixels."""
     n, channels, height, width = out.shape
     n_out, _, kh, kw = W.shape
     oh, ow = grad_out.shape[2], grad_out.shape[3]
     weights_t = W.reshape(n_out, channels * kh * kw).T
-    cols = np.empty((channels * kh * kw, oh * ow), dtype=out.dtype)
+    cols = cols[:channels * kh * kw * oh * ow].reshape((channels * kh * kw, oh * ow))
     out[:] = 0
     for t in range(n):
         np.dot(weights_t, grad_out[t].reshape(n_out, oh * ow), cols)
@@ -86,13 +109,25 @@ def conv2d_backward_input_kernel(grad_out, W, stride, padding, out):
 @jit
 def conv2d_backward_params_kernel(grad_out, x, stride, padding, grad_W, grad_b):
     """grad_W[o] = sum over the batch and the positions of nabla a[t, o, i, j] times the window
-    at (i, j); grad_b[o] = the sum of nabla a[:, o]. For each image, nabla a (out, oh ow) times
-    the transposed windows (:func:`_columns`), by BLAS, summed over the images."""
+    at (i, j); grad_b[o] = the sum of nabla a[:, o]. :func:`conv2d_backward_params_into`
+    with its scratch allocated here."""
+    n_out, channels, kh, kw = grad_W.shape
+    conv2d_backward_params_into(grad_out, x, stride, padding, grad_W, grad_b, np.empty(
+        channels * kh * kw * grad_out.shape[2] * grad_out.shape[3], dtype=x.dtype),
+        np.empty(n_out * channels * kh * kw, dtype=x.dtype))
+
+
+@jit
+def conv2d_backward_params_into(grad_out, x, stride, padding, grad_W, grad_b, cols, product):
+    """:func:`conv2d_backward_params_kernel` with flat scratch buffers ``cols`` (at least
+    in kh kw oh ow entries) and ``product`` (at least out in kh kw). For each image, nabla a
+    (out, oh ow) times the transposed windows (:func:`_columns`), by BLAS, summed over the
+    images."""
     n, channels = x.shape[0], x.shape[1]
     n_out, _, kh, kw = grad_W.shape
     oh, ow = grad_out.shape[2], grad_out.shape[3]
-    cols = np.empty((channels * kh * kw, oh * ow), dtype=x.dtype)
-    product = np.empty((n_out, channels * kh * kw), dtype=x.dtype)
+    cols = cols[:channels * kh * kw * oh * ow].reshape((channels * kh * kw, oh * ow))
+    product = product[:n_out * channels * kh * kw].reshape((n_out, channels * kh * kw))
     total = grad_W.reshape(n_out, channels * kh * kw)
     grad_W[:] = 0
     grad_b[:] = 0

@@ -563,9 +563,20 @@ def _minibatch_forward(X, Y, order, start, m, weights, biases, act_codes, loss, 
         h_in = Xb[:m] if k == 0 else _block(hs, offsets, k - 1, m, n_in)
         dense_forward_kernel(h_in, weights[k], biases[k], code, _block(hs, offsets, k, m, width))
     top, width = n_layers - 1, weights[n_layers - 1].shape[1]
-    a, g = _block(hs, offsets, top, m, width), _block(grads, offsets, top, m, width)
+    return batch_output(_block(hs, offsets, top, m, width), Yb[:m], loss, F[:m],
+                        _block(grads, offsets, top, m, width), sample_weight, order, start,
+                        alpha, l2)
+
+
+@jit
+def batch_output(a, Yb, loss, F, g, sample_weight, order, start, alpha, l2):
+    """The fused output of a batch of m rows -- the rows order[start:start + m] of the
+    epoch, their pre-activations ``a`` and targets ``Yb`` --: F = the output, g = each row's
+    gradient scaled by its weight; returns the batch's (objective summed over its rows, the
+    gradients' divisor, the step's L2 coefficient) by the reference's rules."""
+    m, width = a.shape
     if sample_weight.shape[0] == 0:
-        value = output_loss_grad_kernel(a, Yb[:m], loss, F[:m], g)
+        value = output_loss_grad_kernel(a, Yb, loss, F, g)
         return value, type(l2)(m), l2 + alpha / (type(l2)(2) * type(l2)(m))
     weighted, total = 0.0, type(l2)(0)
     for r in range(m):

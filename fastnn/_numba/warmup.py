@@ -92,20 +92,34 @@ def _images(nb, dtype, rng):
         backward(pooled, first, 2, 2)
 
 
+def _conv_epochs(nb, dtype, rng):
+    """The fused SGD epochs of convolutional networks (per example, minibatch)."""
+    X = rng.normal(size=(4, 16)).astype(dtype)
+    Y = np.eye(2, dtype=dtype)[[0, 1, 0, 1]]
+    W, b = rng.normal(size=(2, 1, 3, 3)).astype(dtype), np.zeros(2, dtype=dtype)
+    conv = ([W], [b], [np.zeros_like(W)], [np.zeros_like(b)])
+    weights, biases = _network(rng, (2, 2), dtype)
+    dense = (weights, biases, _zeros_like(weights), _zeros_like(biases))
+    blocks = np.array([[1, 0, 4, 1, 2, 2, 2]])
+    for batch_size in (1, 2):
+        nb.conv_sgd_epoch(X, Y, np.arange(4), (1, 4, 4), blocks, conv, dense, [],
+                          "softmax_nll", 0.01, batch_size=batch_size)
+
+
 def compile_all(dtypes=DTYPES) -> None:
     """Call every contract function of the numba backend once for each dtype of ``dtypes``,
     on tiny arrays, so that its kernel is compiled (or loaded from the disk cache).
 
     The whole-network kernels come first (they take the longest to compile and the
     estimators need them), then those of sparse input, then the one-layer kernels, then
-    convolution and pooling. Training
+    convolution and pooling, then the fused epochs of convolutional networks. Training
     networks of up to three layers and their forward passes are covered; ``forward`` on a
     deeper network compiles at its first call.
     """
     from .. import _numba as nb
 
     rng = np.random.default_rng(0)
-    for part in (_training, _sparse, _layers, _images):
+    for part in (_training, _sparse, _layers, _images, _conv_epochs):
         for dtype in dtypes:
             part(nb, np.dtype(dtype).type, rng)
 

@@ -10,8 +10,10 @@ half the Poisson deviance for a regressor.
 
 How a graph trains (:mod:`fastnn.train_graph`): a multilayer perceptron -- a Sequential of
 Linear boxes with activation boxes between them -- runs the backend's fused epoch kernels,
-as fast as MLPClassifier and to the same weights; any other graph (convolutions, pooling, a
-Graph DAG) takes its steps through the boxes' ``fprop`` and ``bprop``.
+as fast as MLPClassifier and to the same weights; a convolutional Sequential trained by SGD
+on the numba backend runs its fused convolutional epochs; any other graph (a Graph DAG, Adam
+on a convolutional network, the other backends) takes its steps through the boxes' ``fprop``
+and ``bprop``.
 """
 from __future__ import annotations
 
@@ -72,8 +74,11 @@ _SHARED_ATTRIBUTES = """
 _SPEED_NOTE = """
     A multilayer perceptron (a Sequential of Linear boxes with at most one activation box
     between two of them) trains through the backend's fused epoch kernels, as MLPClassifier.
-    Any other graph takes each step through its boxes' ``fprop`` and ``bprop``, computed by
-    the backend's compiled contract functions; the Python cost of a step grows with the
+    With SGD on the numba backend, a convolutional Sequential (an optional Reshape, conv
+    blocks of Conv2d, an optional activation and an optional MaxPool2d or AvgPool2d,
+    Flatten, then such a perceptron) trains through fused epochs too. Any other graph takes
+    each step through its boxes' ``fprop`` and ``bprop``, computed by the backend's compiled
+    contract functions; the Python cost of a step grows with the
     number of boxes, so small batches are slower there than in the fused kernels."""
 
 

@@ -92,6 +92,7 @@ ADAM_STEP = {"fadd", "fsub", "fmul", "fdiv"}       # lr sqrt(1 - b2^t) / (1 - b1
 WEIGHTED_MEAN = {"fadd", "fmul", "fdiv"}
 ALLOWED = {
     "output_loss_grad_kernel": SUMS, "_minibatch_forward": WEIGHTED_MEAN, "_finish": SUMS,
+    "batch_output": WEIGHTED_MEAN,  # the weighted mean of _minibatch_forward, also the conv epochs
     "_penalty": OBJECTIVE, "sgd_epoch_kernel": OBJECTIVE,
     "minibatch_sgd_epoch_kernel": OBJECTIVE | WEIGHTED_MEAN,
     "adam_rate": ADAM_STEP, "adam_epoch_kernel": ADAM_STEP,
