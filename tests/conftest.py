@@ -30,7 +30,7 @@ def _runs_in_background(item):
 
 
 def _runs_numba(item):
-    return "numba" in item.nodeid
+    return "numba" in item.nodeid or item.get_closest_marker("numba") is not None
 
 
 def pytest_collection_modifyitems(items):

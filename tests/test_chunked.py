@@ -15,6 +15,10 @@ from fastnn.cli import main
 from fastnn.estimators import LogisticRegression, MLPClassifier, MLPRegressor, Perceptron
 from tests.tolerances import assert_equivalent
 
+# the estimators and `fastnn train` here train on the default backend, numba: run with its
+# tests, after the background compilation has cached its kernels
+pytestmark = pytest.mark.numba
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

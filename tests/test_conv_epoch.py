@@ -13,7 +13,8 @@ from fastnn.train_graph import BoxSteps, conv_layout, module_network
 from tests.cases import BACKENDS
 from tests.tolerances import assert_equivalent
 
-pytestmark = [pytest.mark.skipif("numba" not in BACKENDS, reason="numba is not installed"),
+pytestmark = [pytest.mark.numba,
+              pytest.mark.skipif("numba" not in BACKENDS, reason="numba is not installed"),
               pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")]
 
 
