@@ -18,10 +18,12 @@ import scipy.linalg.cython_blas  # noqa: E402,F401  (load SciPy's BLAS so the li
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from bench.roofline import PROBE_BYTES, Roofline, bound, cache_capacity, probe_table  # noqa: E402
-from bench.workloads import WORKLOADS, make_data  # noqa: E402
+from bench.workloads import WORKLOADS, data_for, make_data  # noqa: E402
 
 # examples/s of every workload run in this session: {(workload, peer): examples/s}
 THROUGHPUT = {}
+# the fraction of nonzero inputs of each workload's data: {workload: fraction}
+INPUT_DENSITY = {}
 # roofline probes run in this session: {"fma" or "sgemm": FLOP/s, (level, kind): bytes/s}
 PROBES = {}
 
@@ -37,6 +39,22 @@ def blas_threads():
 def data():
     """The workloads' 20,000 synthetic examples ``(X, Y)``, float32, built once."""
     return make_data()
+
+
+@pytest.fixture(scope="session")
+def workload_data(data):
+    """``workload_data(workload)``: the ``(X, Y)`` of the workload's kind of data
+    (:func:`fastnn._workloads.data_for`: the dense rows, or the images of sgd1-images), each
+    kind built once; records the fraction of nonzero inputs for the roofline summary."""
+    made = {"dense": data}
+
+    def get(workload):
+        if workload.data not in made:
+            made[workload.data] = data_for(workload)
+        X = made[workload.data][0]
+        INPUT_DENSITY[workload.name] = np.count_nonzero(X) / X.size
+        return made[workload.data]
+    return get
 
 
 def measure_sgemm_flops(n=1024, repeats=7):
@@ -90,7 +108,8 @@ def _roofline_summary(terminalreporter, roofline):
         if spec is None:   # e.g. Adam's or LeNet's runs: the bound models plain dense SGD only
             write(f"{workload}: no roofline bound (not a workload of bench/workloads.py)")
             continue
-        limit = bound(spec.layer_sizes, spec.batch_size, roofline)
+        limit = bound(spec.layer_sizes, spec.batch_size, roofline,
+                      input_density=INPUT_DENSITY.get(workload, 1.0))
         write(f"{workload}: {limit.flops:,.0f} FLOP and {limit.bytes:,.0f} bytes of parameters "
               f"per example, working set in {limit.level}; bound {limit.examples_per_s:,.0f} "
               f"ex/s ({limit.limit})")

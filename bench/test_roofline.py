@@ -54,3 +54,15 @@ def test_sgd1_counts():
     assert parameter_traffic_per_example(sizes, 1) == 2 * 4 * (101_632 + 138)
     assert np.isclose(flops_per_example(sizes, 32),
                       flops_per_example(sizes, 1) + 2 * 101_632 / 32)
+
+
+def test_counts_of_sparse_input():
+    """Per example, a quarter of the inputs nonzero: the first layer's 100,352 weights count
+    a quarter (their rows alone are read, stepped and written); minibatches stay dense."""
+    sizes = WORKLOADS["sgd1"].layer_sizes
+    assert flops_per_example(sizes, 1, 0.25) == 4 * 25_088 + 4 * 1_280 + 2 * 1_280
+    assert parameter_traffic_per_example(sizes, 1, input_density=0.25) == \
+        2 * 4 * (25_088 + 1_280 + 138)
+    assert flops_per_example(sizes, 32, 0.25) == flops_per_example(sizes, 32)
+    with pytest.raises(ValueError, match="input_density"):
+        flops_per_example(sizes, 1, 0.0)

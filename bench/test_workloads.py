@@ -44,10 +44,10 @@ def report(benchmark, workload, peer, n_examples):
 
 @pytest.mark.parametrize("backend_name", available_backends())
 @pytest.mark.parametrize("name", list(WORKLOADS))
-def test_workload(benchmark, data, sgemm_flops, name, backend_name):
+def test_workload(benchmark, workload_data, sgemm_flops, name, backend_name):
     workload = WORKLOADS[name]
     n = examples_for(backend_name, workload)
-    X, Y = data[0][:n], data[1][:n]
+    X, Y = (array[:n] for array in workload_data(workload))
     network = make_network(workload)
     epoch = trainer(backend_name, workload)
     args, kwargs = epoch_arguments(workload, X, Y, network)

@@ -8,6 +8,7 @@ from fastnn._workloads import (  # noqa: F401
     N_FEATURES,
     WORKLOADS,
     Workload,
+    data_for,
     epoch_arguments,
     make_data,
     make_network,

@@ -193,20 +193,33 @@ def measure(quick=False):
                     probe_bytes=sizes)
 
 
-def _matrices(layer_sizes):
-    return [a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:])]
+def _matrices(layer_sizes, input_density=1.0):
+    """Weights per layer; with ``input_density`` < 1 the first layer counts only the rows of
+    the nonzero inputs (the per-example kernels skip the others' weight rows)."""
+    counts = [a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:])]
+    counts[0] *= input_density
+    return counts
 
 
-def flops_per_example(layer_sizes, batch_size):
+def _density(batch_size, input_density):
+    """The input density the kernels exploit: per example only (minibatches run dense BLAS)."""
+    if not 0.0 < input_density <= 1.0:
+        raise ValueError(f"input_density must be in (0, 1], got {input_density!r}")
+    return input_density if batch_size == 1 else 1.0
+
+
+def flops_per_example(layer_sizes, batch_size, input_density=1.0):
     """FLOPs of one example's forward pass, backward pass and share of the update.
 
     Per weight: 2 for the forward product, 2 for its gradient (the outer product of the
     layer's input and the gradient of its pre-activation), 2 for the gradient passed to the
     layer below (all layers but the first), and 2 per batch for the step ``W -= lr G``; per
     example (batch 1) the step is fused with the outer product, ``W -= x (lr g)``, so costs
-    nothing more. Activations, biases and the loss (a few per unit) are not counted.
+    nothing more. Activations, biases and the loss (a few per unit) are not counted. Per
+    example, a fraction ``input_density`` of nonzero inputs counts only their rows of the
+    first layer (the plain step skips the rest, in the update and the next forward pass).
     """
-    weights = _matrices(layer_sizes)
+    weights = _matrices(layer_sizes, _density(batch_size, input_density))
     flops = 2 * sum(weights) + 2 * sum(weights) + 2 * sum(weights[1:])
     if batch_size > 1:
         flops += 2 * sum(weights) / batch_size
@@ -218,15 +231,18 @@ def parameter_bytes(layer_sizes, itemsize=4):
     return itemsize * (sum(_matrices(layer_sizes)) + sum(layer_sizes[1:]))
 
 
-def parameter_traffic_per_example(layer_sizes, batch_size, itemsize=4):
+def parameter_traffic_per_example(layer_sizes, batch_size, itemsize=4, input_density=1.0):
     """Bytes of parameters moved per example, counting reads and writes.
 
     Per example (batch 1), each layer's weights are read and written once: the step is fused
     with the next example's forward pass (the first layer) or with the gradient to the layer
-    below. Per minibatch, every weight is read by the forward pass, read again by the
-    gradient to the layer below (all layers but the first), and read and written by the step.
+    below; of the first layer only the rows of the nonzero inputs, a fraction
+    ``input_density``. Per minibatch, every weight is read by the forward pass, read again
+    by the gradient to the layer below (all layers but the first), and read and written by
+    the step.
     """
-    params = parameter_bytes(layer_sizes, itemsize)
+    density = _density(batch_size, input_density)
+    params = itemsize * (sum(_matrices(layer_sizes, density)) + sum(layer_sizes[1:]))
     if batch_size == 1:
         return 2.0 * params
     below = itemsize * sum(_matrices(layer_sizes)[1:])
@@ -264,13 +280,15 @@ class Bound:
         return "compute" if self.compute <= self.memory else f"{self.level} bandwidth"
 
 
-def bound(layer_sizes, batch_size, roofline, itemsize=4):
+def bound(layer_sizes, batch_size, roofline, itemsize=4, input_density=1.0):
     """The roofline bound of per-example (``batch_size=1``) or minibatch SGD on a network of
     ``layer_sizes``: compute at ``roofline.peak_flops``; parameter traffic at the read-write
     bandwidth of the level the working set fits in, plus the input stream at DRAM's read
-    bandwidth."""
-    flops = flops_per_example(layer_sizes, batch_size)
-    traffic = parameter_traffic_per_example(layer_sizes, batch_size, itemsize)
+    bandwidth. ``input_density``: the fraction of nonzero inputs, whose first-layer rows
+    alone per-example SGD with the plain step computes with (see
+    :func:`flops_per_example`)."""
+    flops = flops_per_example(layer_sizes, batch_size, input_density)
+    traffic = parameter_traffic_per_example(layer_sizes, batch_size, itemsize, input_density)
     level = roofline.level_for(working_set_bytes(layer_sizes, batch_size, itemsize))
     seconds = (traffic / roofline.bandwidth[level]["rw"]
                + stream_bytes_per_example(layer_sizes, itemsize)

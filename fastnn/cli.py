@@ -428,20 +428,29 @@ def _median_rate(epoch, n_examples, repeats):
     return n_examples / float(np.median(times))
 
 
-def _bench_runs(names, n_examples):
-    """``(workload, peer, n_examples, epoch)`` for every backend and installed peer, each
-    workload on ``n_examples`` rows of its own data (:func:`fastnn._workloads.data_for`:
-    dense, or the images of ``sgd1-images``): on sgd1, where they are slowest, the NumPy
-    reference and the PyTorch and scikit-learn peers take a tenth of the examples (JAX, which
-    compiles the whole epoch, takes them all)."""
-    from ._workloads import SGD1_PEERS, WORKLOADS, data_for, epoch_arguments, make_network, trainer
-    from .backend import available_backends
+def _bench_data(names, n_examples):
+    """``{kind: (X, Y)}``: ``n_examples`` rows of each kind of data the workloads ``names``
+    train on (:func:`fastnn._workloads.data_for`: dense, or the images of ``sgd1-images``)."""
+    from ._workloads import WORKLOADS, data_for
 
-    data = {}   # each kind of data made once
+    data = {}
     for name in names:
         workload = WORKLOADS[name]
         if workload.data not in data:
             data[workload.data] = data_for(workload, n_examples)
+    return data
+
+
+def _bench_runs(names, data):
+    """``(workload, peer, n_examples, epoch)`` for every backend and installed peer, each
+    workload on its own kind of ``data`` (:func:`_bench_data`): on sgd1, where they are
+    slowest, the NumPy reference and the PyTorch and scikit-learn peers take a tenth of the
+    examples (JAX, which compiles the whole epoch, takes them all)."""
+    from ._workloads import SGD1_PEERS, WORKLOADS, epoch_arguments, make_network, trainer
+    from .backend import available_backends
+
+    for name in names:
+        workload = WORKLOADS[name]
         X, Y = data[workload.data]
         network = make_network(workload)
         for backend_name in available_backends():
@@ -469,6 +478,7 @@ def bench(args, out=None):
     the exit status. BLAS runs on one thread, as in the benchmarks."""
     # SciPy's OpenBLAS (the one numba's np.dot calls) must be loaded before the limit is set,
     # which reaches only the libraries loaded then; unlimited, it ran mb32 40x slower here
+    import numpy as np
     import scipy.linalg.cython_blas  # noqa: F401
     from threadpoolctl import threadpool_limits
 
@@ -477,6 +487,7 @@ def bench(args, out=None):
 
     out = sys.stdout if out is None else out
     n_examples, repeats = (1_000, 2) if args.quick else (20_000, 5)
+    data = _bench_data(args.workloads, n_examples)
     with threadpool_limits(1):
         try:
             roofline = _roofline.measure(quick=args.quick)
@@ -484,7 +495,7 @@ def bench(args, out=None):
             roofline = None
             print(f"roofline: not measured ({exc})", file=out)
         rates = [(name, peer, _median_rate(epoch, n, repeats))
-                 for name, peer, n, epoch in _bench_runs(args.workloads, n_examples)]
+                 for name, peer, n, epoch in _bench_runs(args.workloads, data)]
     if roofline is not None:
         print("roofline of one core (medians of the probes):", file=out)
         print("\n".join("  " + line for line in _roofline.probe_table(roofline)), file=out)
@@ -495,7 +506,10 @@ def bench(args, out=None):
         limit = None
         if roofline is not None:
             spec = WORKLOADS[name]
-            limit = _roofline.bound(spec.layer_sizes, spec.batch_size, roofline)
+            X = data[spec.data][0]
+            density = np.count_nonzero(X) / X.size
+            limit = _roofline.bound(spec.layer_sizes, spec.batch_size, roofline,
+                                    input_density=density)
         for w, peer, rate in sorted(rates, key=lambda row: -row[2]):
             if w == name:
                 ratio = f"{rate / base:7.2f}x" if base else f"{'n/a':>8s}"
@@ -504,7 +518,7 @@ def bench(args, out=None):
         if limit is not None:
             print(f"{'':8s} bound: {limit.examples_per_s:,.0f} examples/s ({limit.limit}; "
                   f"{limit.flops:,.0f} FLOP, {limit.bytes:,.0f} bytes of parameters per "
-                  f"example)", file=out)
+                  f"example; {density:.0%} of the inputs nonzero)", file=out)
     return 0
 
 
