@@ -40,6 +40,12 @@ LOSS_CODES = {  # output loss name -> code
 }
 
 
+# the pooling of a conv block, in the fused convolutional epochs
+NO_POOL = 0
+MAX_POOL = 1
+AVG_POOL = 2
+
+
 def _code(kind: str, table: dict, name_or_code) -> int:
     """The code of a ``kind`` given by name (case-insensitive) or by code; ValueError if unknown."""
     if isinstance(name_or_code, str):

@@ -66,7 +66,7 @@ class ModuleNetwork(Network):
     conv: ConvLayout | None = None
 
 
-NO_POOL, MAX_POOL, AVG_POOL = 0, 1, 2  # the pooling codes of fastnn._numba.conv_epoch
+NO_POOL, MAX_POOL, AVG_POOL = codes.NO_POOL, codes.MAX_POOL, codes.AVG_POOL
 
 
 @dataclass(frozen=True)

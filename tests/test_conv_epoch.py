@@ -145,3 +145,26 @@ def test_net_classifier_numba_is_the_reference(options):
     assert_equivalent(numba.loss_curve_, reference.loss_curve_)
     for p, q in zip(numba.module_.parameters(), reference.module_.parameters(), strict=True):
         assert_equivalent(p.value, q.value)
+
+
+def test_parameters_that_cannot_be_updated_in_place_are_refused():
+    from fastnn import _numba as nb
+    from fastnn._numba.warmup import _network, _zeros_like
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(4, 16)), np.eye(2)[[0, 1, 0, 1]]
+    W = rng.normal(size=(2, 1, 3, 3))
+    weights, biases = _network(rng, (2, 2), np.float64)
+    dense = (weights, biases, _zeros_like(weights), _zeros_like(biases))
+    blocks = np.array([[1, 0, 4, 1, 2, 2, 2]])
+    for bad, match in ((W.astype(np.float32), "filters"), (np.asfortranarray(W[:, :, ::-1]),
+                                                           "C-contiguous")):
+        conv = ([bad], [np.zeros(2)], [np.zeros_like(W)], [np.zeros(2)])
+        with pytest.raises(ValueError, match=match):
+            nb.conv_sgd_epoch(X, Y, np.arange(4), (1, 4, 4), blocks, conv, dense, [],
+                              "softmax_nll", 0.01)
+    W.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        nb.conv_sgd_epoch(X, Y, np.arange(4), (1, 4, 4), blocks,
+                          ([W], [np.zeros(2)], [np.zeros_like(W)], [np.zeros(2)]), dense, [],
+                          "softmax_nll", 0.01)

@@ -171,12 +171,11 @@ def conv_sgd_epoch(X, Y, order, image, blocks, conv, dense, activations, loss, l
     writeable array of X's dtype (it is updated in place; ValueError otherwise).
     """
     dtype = X.dtype
-    arrays = [*conv[0], *conv[1], *conv[2], *conv[3], *dense[0], *dense[1], *dense[2],
-              *dense[3]]
-    for a in arrays:
-        if a.dtype != dtype or not a.flags.c_contiguous or not a.flags.writeable:
-            raise ValueError("conv_sgd_epoch updates its parameters in place: each must be a "
-                             "C-contiguous writeable array of X's dtype")
+    for name, arrays in zip(("filters", "filter biases", "filter velocities",
+                             "filter bias velocities"), conv):
+        contract.check_parameters(name, arrays, dtype)
+    for name, arrays in zip(("weights", "biases", "vel_W", "vel_b"), dense):
+        contract.check_parameters(name, arrays, dtype)
     X = np.ascontiguousarray(X, dtype=dtype).reshape(X.shape[0], -1)
     Y = np.ascontiguousarray(Y, dtype=dtype)
     weights = (_unweighted(dtype) if sample_weight is None

@@ -8,8 +8,8 @@ to the kernels by integers and tuples of parameter arrays:
 
 * ``image``: int64 (3,), the shape of one input image;
 * ``blocks``: int64 (n_blocks, 7), one row per conv block: its convolution's stride and
-  padding, its activation code, its pooling (:data:`NO_POOL`, :data:`MAX_POOL`,
-  :data:`AVG_POOL`), the pooling window's height and width and its stride;
+  padding, its activation code, its pooling (:data:`fastnn.codes.NO_POOL`, ``MAX_POOL``,
+  ``AVG_POOL``), the pooling window's height and width and its stride;
 * ``conv_W``, ``conv_b``, ``conv_vW``, ``conv_vb``: the blocks' filters (out, in, kh, kw),
   biases and velocities, tuples padded by the backend to ``MAX_BLOCKS`` entries (a network
   with more blocks gets a kernel of its own length, compiled at its first call);
@@ -55,7 +55,7 @@ from .mlp import (
 )
 
 IDENTITY = codes.IDENTITY
-NO_POOL, MAX_POOL, AVG_POOL = 0, 1, 2
+NO_POOL, MAX_POOL, AVG_POOL = codes.NO_POOL, codes.MAX_POOL, codes.AVG_POOL
 STRIDE, PADDING, ACTIVATION, POOL, POOL_H, POOL_W, POOL_STRIDE = range(7)
 # columns of the shapes table: a block's input (c, h, w), its convolution's output
 # (oc, oh, ow), its pooled output (ph, pw)
