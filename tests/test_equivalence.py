@@ -609,3 +609,65 @@ def test_sgd_epoch_on_image_like_inputs(fast, l2, momentum, nesterov, dtype):
     # then moves a float64 result by 1e-7)
     assert_epochs_agree(fast, "sgd_epoch", image_problem, (dtype,), "softmax_nll",
                         0.05 * (1 - momentum), l2, 0.0, momentum, nesterov, dtype)
+
+
+# --- plain per-example SGD on a wide first layer ---------------------------------------------
+# numba's float32 epochs delay the first layer's steps over blocks of examples
+# (fastnn._numba.blocked): the same iterates, the sums reassociated. These problems are wide
+# and dense enough to take that path (test_the_wide_problems_take_the_delayed_path says so);
+# their lengths put the epoch's end before, at and after a block's.
+WIDE = 80
+WIDE_LENGTHS = [1, 63, 64, 65, 197]  # blocks of 64
+
+
+@once_per_case
+def wide_problem(n, hidden, act, loss, dtype):
+    return epoch_problem(n, WIDE, hidden, 3, act, loss, dtype, ("wide", n, hidden, act, loss))
+
+
+# (relu's squared-loss regression takes a shorter step: at 0.05 a float32 epoch on every
+# backend, the per-example kernels too, ends 1.6e-4 from the float32 reference)
+WIDE_CASES = [((), "tanh", "logistic_nll", 0.05), ((9,), "tanh", "softmax_nll", 0.05),
+              ((7, 5), "relu", "squared", 0.01), ((6,), "logistic", "poisson", 0.05)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("hidden,act,loss,lr", WIDE_CASES)
+@pytest.mark.parametrize("n", WIDE_LENGTHS)
+def test_sgd_epoch_plain_on_a_wide_first_layer(fast, n, hidden, act, loss, lr, dtype):
+    assert_epochs_agree(fast, "sgd_epoch", wide_problem, (n, hidden, act, loss, dtype), loss,
+                        lr, 0.0, 0.0, 0.0, False, dtype, n_epochs=2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sgd_epoch_plain_on_a_wide_first_layer_with_sample_weights(fast, dtype):
+    X, Y, order, weights, biases, acts = wide_problem(N_EPOCH, (9,), "tanh", "softmax_nll",
+                                                      dtype)
+    sample_weight = rng_for("wide weights").uniform(0.5, 2.0, len(X)).astype(dtype)
+    sample_weight[[0, 5, 40, 41]] = 0  # rows of weight zero do not step
+    results = []
+    for module in (R, fast):
+        W, b = copies(weights), copies(biases)
+        vW, vb = zeros_like_all(W), zeros_like_all(b)
+        loss = module.sgd_epoch(X, Y, order, W, b, vW, vb, acts, "softmax_nll", 0.05,
+                                sample_weight=sample_weight)
+        results.append((loss, W + b + vW + vb))
+    (loss_ref, arrays_ref), (loss, arrays) = results
+    assert_equivalent(np.array([loss]), np.array([loss_ref]), dtype)
+    for got, want in zip(arrays, arrays_ref):
+        assert_equivalent(got, want)
+
+
+@pytest.mark.skipif("numba" not in COMPILED_BACKENDS, reason="numba is not installed")
+def test_the_wide_problems_take_the_delayed_path():
+    from fastnn import _numba
+    from fastnn._numba.blocked import BLOCK
+    assert {BLOCK - 1, BLOCK, BLOCK + 1} <= set(WIDE_LENGTHS)
+    for n in WIDE_LENGTHS:
+        X, _, order, *_ = wide_problem(n, (9,), "tanh", "softmax_nll", np.float32)
+        assert _numba.delays_first_layer(X, order, 0.0, 0.0, 0.0, 0.0)
+        assert not _numba.delays_first_layer(X.astype(np.float64), order, 0.0, 0.0, 0.0, 0.0)
+        for decayed in [(1e-4, 0, 0, 0), (0, 1e-4, 0, 0), (0, 0, 0.9, 0), (0, 0, 0, 1e-4)]:
+            assert not _numba.delays_first_layer(X, order, *decayed)
+    X, _, order, *_ = image_problem(np.float32)  # 20% nonzero: skips the zero inputs instead
+    assert not _numba.delays_first_layer(X, order, 0.0, 0.0, 0.0, 0.0)

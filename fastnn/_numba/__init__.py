@@ -19,6 +19,7 @@ from numba.core.errors import NumbaError
 from .. import _contract as contract
 from .._compiled import _code_array, contract_functions
 from .activations import activation_derivative_kernel, activation_kernel
+from .blocked import blocked_sgd_epoch_kernel
 from .conv import (
     avg_pool2d_backward_kernel,
     avg_pool2d_forward_kernel,
@@ -106,6 +107,39 @@ def _network_kernel(kernel):
     return call
 
 
+DELAYED_MIN_INPUTS = 64    # a narrower first layer steps per example
+DELAYED_MIN_DENSITY = 1 / 3  # sparser rows train faster by skipping their zero inputs
+_DENSITY_SAMPLE = 64         # rows of the epoch whose density decides
+
+
+def delays_first_layer(X, order, l2, l1, momentum, alpha):
+    """Whether :func:`sgd_epoch` runs :func:`fastnn._numba.blocked.blocked_sgd_epoch_kernel`
+    (the first layer's steps delayed over blocks of examples, float32 only): for the plain
+    step (no decay, momentum or ``alpha``) on a first layer of at least
+    :data:`DELAYED_MIN_INPUTS` inputs, when at least :data:`DELAYED_MIN_DENSITY` of the
+    inputs of the epoch's first :data:`_DENSITY_SAMPLE` rows are nonzero; mostly-zero rows
+    keep :func:`fastnn._numba.mlp.sgd_epoch_kernel`, which skips a zero input's weight row."""
+    if not (X.dtype == np.float32 and l2 == 0 and l1 == 0 and momentum == 0 and alpha == 0
+            and X.shape[1] >= DELAYED_MIN_INPUTS and order.shape[0] > 0):
+        return False
+    sample = X[order[:_DENSITY_SAMPLE]]
+    return np.count_nonzero(sample) >= DELAYED_MIN_DENSITY * sample.size
+
+
+_sgd_epoch_kernel = _network_kernel(sgd_epoch_kernel)
+
+
+def _sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, codes, loss, lr, l2, l1, momentum,
+               nesterov, sample_weight, alpha):
+    """The per-example epoch: :func:`delays_first_layer` chooses its kernel."""
+    if delays_first_layer(X, order, l2, l1, momentum, alpha):
+        return blocked_sgd_epoch_kernel(
+            X, Y, order, _padded(weights), _padded(biases), _padded(vel_W), _padded(vel_b),
+            codes, loss, lr, _unweighted(X.dtype) if sample_weight is None else sample_weight)
+    return _sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, codes, loss, lr, l2,
+                             l1, momentum, nesterov, sample_weight, alpha)
+
+
 def _loss_gradient(X, Y, sample_weight, weights, biases, codes, loss, l2, l1, total_weight,
                    grads_W, grads_b):
     weighted = sample_weight is not None
@@ -133,7 +167,7 @@ KERNELS = SimpleNamespace(
     dense_backward_input=backward_input_kernel,
     dense_update=dense_update_kernel,
     forward=_forward,
-    sgd_epoch=_network_kernel(sgd_epoch_kernel),
+    sgd_epoch=_sgd_epoch,
     minibatch_sgd_epoch=_network_kernel(minibatch_sgd_epoch_kernel),
     adam_epoch=_network_kernel(adam_epoch_kernel),
     minibatch_adam_epoch=_network_kernel(minibatch_adam_epoch_kernel),
