@@ -40,6 +40,13 @@ def _training(nb, dtype, rng):
     nb.minibatch_adam_epoch(X, Y, order, weights, biases, *moments, hidden, loss, 0.001,
                             batch_size=4)
     nb.loss_gradient(X, Y, weights, biases, hidden, loss)
+    if dtype == np.float32:  # the plain step on a wide first layer delays its steps
+        from . import DELAYED_MIN_INPUTS
+
+        wide = rng.normal(size=(6, DELAYED_MIN_INPUTS)).astype(dtype)
+        wide_weights, wide_biases = _network(rng, (DELAYED_MIN_INPUTS, 4, 2), dtype)
+        nb.sgd_epoch(wide, Y, order, wide_weights, wide_biases, _zeros_like(wide_weights),
+                     _zeros_like(wide_biases), hidden, loss, 0.01)
     for depth in (1, 2, 3):   # forward is compiled per depth (it takes unpadded tuples)
         weights, biases = _network(rng, (3,) + (4,) * (depth - 1) + (2,), dtype)
         nb.forward(X, weights, biases, ["tanh"] * (depth - 1), loss)

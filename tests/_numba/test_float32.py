@@ -25,7 +25,7 @@ import json, re
 import numpy as np
 import numba
 from fastnn import backend
-from fastnn._numba import activations, dense, losses, mlp, perceptron, risk
+from fastnn._numba import activations, blocked, dense, losses, mlp, perceptron, risk
 
 nb = backend.get_backend("numba")
 f32 = np.float32
@@ -58,9 +58,14 @@ nb.minibatch_adam_epoch(X, Y, np.arange(20), W, b, vW, vb, [w.copy() for w in vW
                         batch_size=8)
 nb.loss_gradient(X, Y, W, b, ["tanh"], "softmax_nll", 0.01, 0.001)
 nb.perceptron_epoch(X, np.sign(X[:, 0]), np.zeros(5, f32), np.zeros(1, f32))
+Xw = rng.normal(size=(70, 64)).astype(f32)  # wide and dense: the delayed first-layer steps
+Ww = [rng.normal(size=(64, 4)).astype(f32), W[1].copy()]
+nb.sgd_epoch(Xw, np.eye(3, dtype=f32)[rng.integers(0, 3, 70)], np.arange(70), Ww,
+             [c.copy() for c in b], [np.zeros_like(w) for w in Ww], [c.copy() for c in vb],
+             ["tanh"], "softmax_nll", 0.1)
 
 report = {}
-for module in (activations, dense, losses, mlp, perceptron, risk):
+for module in (activations, blocked, dense, losses, mlp, perceptron, risk):
     for name, obj in vars(module).items():
         if not isinstance(obj, numba.core.registry.CPUDispatcher):
             continue
@@ -94,6 +99,7 @@ ALLOWED = {
     "output_loss_grad_kernel": SUMS, "_minibatch_forward": WEIGHTED_MEAN, "_finish": SUMS,
     "batch_output": WEIGHTED_MEAN,  # the weighted mean of _minibatch_forward, also the conv epochs
     "_penalty": OBJECTIVE, "sgd_epoch_kernel": OBJECTIVE,
+    "blocked_sgd_epoch_kernel": SUMS,  # the delayed epoch sums its losses as sgd_epoch_kernel
     "minibatch_sgd_epoch_kernel": OBJECTIVE | WEIGHTED_MEAN,
     "adam_rate": ADAM_STEP, "adam_epoch_kernel": ADAM_STEP,
     "minibatch_adam_epoch_kernel": ADAM_STEP,
@@ -125,7 +131,8 @@ def float32_ir_report():
 def test_every_float32_kernel_was_inspected(float32_ir_report):
     names = {key.split("(")[0].rsplit(".", 1)[-1] for key in float32_ir_report}
     assert {"activation_kernel", "forward_row", "output_row", "sgd_epoch_kernel",
-            "minibatch_sgd_epoch_kernel", "perceptron_epoch_kernel", "dense_update_kernel"} <= names
+            "minibatch_sgd_epoch_kernel", "perceptron_epoch_kernel", "dense_update_kernel",
+            "blocked_sgd_epoch_kernel"} <= names
     # real IR, not the empty module numba returns for code loaded from the cache
     assert all(found["compiled"] for found in float32_ir_report.values())
 

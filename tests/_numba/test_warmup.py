@@ -36,6 +36,13 @@ def test_compile_all_of_one_dtype_compiles_that_dtype():
     assert "float64" in _dtypes(nb.sgd_epoch_kernel)
 
 
+def test_compile_all_compiles_the_delayed_epoch_for_float32():
+    from fastnn._numba.blocked import blocked_sgd_epoch_kernel
+
+    compile_all(dtypes=(np.float32,))
+    assert "float32" in _dtypes(blocked_sgd_epoch_kernel)
+
+
 def test_the_suite_s_background_compilation_succeeds():
     done = COMPILE_KERNELS.result("compile", timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
