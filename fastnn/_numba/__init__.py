@@ -2,14 +2,16 @@
 
 The contract's functions are those of :class:`fastnn._compiled.CompiledOps` (argument checks
 shared with every backend) over the ``@njit`` kernels of this package (``activations``,
-``losses``, ``dense``, ``mlp``, ``perceptron``, ``risk``, ``conv``, ``sparse``). Kernels are
+``losses``, ``dense``, ``mlp``, ``blocked``, ``perceptron``, ``risk``, ``conv``, ``sparse``;
+``blas`` adds the one BLAS call numba's ``np.dot`` lacks). Kernels are
 compiled at first call, specialised per dtype (float32 computes in float32) and cached on disk (see
 :mod:`fastnn._numba._jit`), so a new process loads them instead of compiling. The per-layer
 arrays of a network are passed to the training kernels as tuples padded to ``MAX_DEPTH``
 entries, so one compiled epoch kernel serves every network of up to ``MAX_DEPTH`` layers
 (deeper networks get a kernel of their own depth); ``forward`` takes them unpadded, for the
 speed of one-row predictions, and is compiled per depth. Whole epochs, per-example and
-minibatch, run in a single compiled call.
+minibatch, run in a single compiled call. The per-example epoch of float32 plain SGD on a
+wide, dense first layer is :mod:`fastnn._numba.blocked`'s (see :func:`delays_first_layer`).
 """
 from types import SimpleNamespace
 
