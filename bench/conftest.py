@@ -17,13 +17,13 @@ import pytest  # noqa: E402
 import scipy.linalg.cython_blas  # noqa: E402,F401  (load SciPy's BLAS so the limit reaches it)
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from bench.roofline import PROBE_BYTES, Roofline, bound, cache_capacity, probe_table  # noqa: E402
-from bench.workloads import WORKLOADS, data_for, make_data  # noqa: E402
+from bench.roofline import PROBE_BYTES, Roofline, cache_capacity, probe_table  # noqa: E402
+from bench.workloads import WORKLOADS, data_for, make_data, roofline_bound  # noqa: E402
 
 # examples/s of every workload run in this session: {(workload, peer): examples/s}
 THROUGHPUT = {}
-# the fraction of nonzero inputs of each workload's data: {workload: fraction}
-INPUT_DENSITY = {}
+# the inputs of each workload run in this session, for its roofline bound: {workload: X}
+WORKLOAD_INPUTS = {}
 # roofline probes run in this session: {"fma" or "sgemm": FLOP/s, (level, kind): bytes/s}
 PROBES = {}
 
@@ -45,14 +45,14 @@ def data():
 def workload_data(data):
     """``workload_data(workload)``: the ``(X, Y)`` of the workload's kind of data
     (:func:`fastnn._workloads.data_for`: the dense rows, or the images of sgd1-images), each
-    kind built once; records the fraction of nonzero inputs for the roofline summary."""
+    kind built once; records the inputs for the roofline summary."""
     made = {"dense": data}
 
     def get(workload):
         if workload.data not in made:
             made[workload.data] = data_for(workload)
         X = made[workload.data][0]
-        INPUT_DENSITY[workload.name] = np.count_nonzero(X) / X.size
+        WORKLOAD_INPUTS[workload.name] = X
         return made[workload.data]
     return get
 
@@ -108,11 +108,12 @@ def _roofline_summary(terminalreporter, roofline):
         if spec is None:   # e.g. Adam's or LeNet's runs: the bound models plain dense SGD only
             write(f"{workload}: no roofline bound (not a workload of bench/workloads.py)")
             continue
-        limit = bound(spec.layer_sizes, spec.batch_size, roofline,
-                      input_density=INPUT_DENSITY.get(workload, 1.0))
+        X = WORKLOAD_INPUTS.get(workload)
+        limit = roofline_bound(spec, data_for(spec)[0] if X is None else X, roofline)
         write(f"{workload}: {limit.flops:,.0f} FLOP and {limit.bytes:,.0f} bytes of parameters "
               f"per example, working set in {limit.level}; bound {limit.examples_per_s:,.0f} "
-              f"ex/s ({limit.limit})")
+              f"ex/s ({limit.limit})" + (f"; first layer stepped once per {limit.delay} "
+                                         "examples" if limit.delay > 1 else ""))
         for (w, peer), rate in sorted(THROUGHPUT.items(), key=lambda item: -item[1]):
             if w == workload:
                 write(f"  {peer:14s} {rate:12,.0f} ex/s  {rate / limit.examples_per_s:6.3f} "

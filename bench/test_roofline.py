@@ -66,3 +66,35 @@ def test_counts_of_sparse_input():
     assert flops_per_example(sizes, 32, 0.25) == flops_per_example(sizes, 32)
     with pytest.raises(ValueError, match="input_density"):
         flops_per_example(sizes, 1, 0.0)
+
+
+def test_counts_of_delayed_steps():
+    """sgd1 with the first layer's steps delayed over 64 examples: each example adds its
+    share of the block's inner products (2 x 64 per input) and of the corrections (63 per
+    hidden unit); the 100,352 first-layer weights are moved three times per block (read by
+    the block's forward product, read and written by its step), the rest as before."""
+    sizes = WORKLOADS["sgd1"].layer_sizes
+    assert flops_per_example(sizes, 1, delay=64) == \
+        flops_per_example(sizes, 1) + 2 * 64 * 784 + 63 * 128
+    assert parameter_traffic_per_example(sizes, 1, delay=64) == \
+        2 * 4 * (1_280 + 138) + 3 * 4 * 100_352 / 64
+    assert flops_per_example(sizes, 32, delay=64) == flops_per_example(sizes, 32)
+    with pytest.raises(ValueError, match="delay"):
+        flops_per_example(sizes, 1, delay=0)
+
+
+def test_sgd1_s_bound_is_the_delayed_algorithm_s():
+    """The summaries bound sgd1 by the algorithm numba's float32 epoch runs on its dense rows
+    (delayed steps), and sgd1-images and sgd1-momentum-l2 by the per-example one."""
+    from bench.roofline import Roofline
+    from bench.workloads import data_for, roofline_bound
+    from fastnn._numba.blocked import BLOCK
+
+    levels = {level: {"rw": 1e11, "read": 1e11} for level in PROBE_BYTES}
+    roofline = Roofline(fma_flops=1e11, sgemm_flops=1e11, bandwidth=levels,
+                        capacity={"L1": 48 << 10, "L2": 1 << 20, "L3": 32 << 20},
+                        probe_bytes=dict(PROBE_BYTES))
+    delays = {name: roofline_bound(WORKLOADS[name], data_for(WORKLOADS[name], 500)[0],
+                                   roofline).delay
+              for name in ("sgd1", "sgd1-images", "sgd1-momentum-l2", "mb32")}
+    assert delays == {"sgd1": BLOCK, "sgd1-images": 1, "sgd1-momentum-l2": 1, "mb32": 1}

@@ -12,5 +12,6 @@ from fastnn._workloads import (  # noqa: F401
     epoch_arguments,
     make_data,
     make_network,
+    roofline_bound,
     trainer,
 )

@@ -208,7 +208,14 @@ def _density(batch_size, input_density):
     return input_density if batch_size == 1 else 1.0
 
 
-def flops_per_example(layer_sizes, batch_size, input_density=1.0):
+def _delay(batch_size, delay):
+    """The examples per pass over the first layer: ``delay`` per example, 1 per minibatch."""
+    if int(delay) != delay or delay < 1:
+        raise ValueError(f"delay must be a positive integer, got {delay!r}")
+    return int(delay) if batch_size == 1 else 1
+
+
+def flops_per_example(layer_sizes, batch_size, input_density=1.0, delay=1):
     """FLOPs of one example's forward pass, backward pass and share of the update.
 
     Per weight: 2 for the forward product, 2 for its gradient (the outer product of the
@@ -218,11 +225,17 @@ def flops_per_example(layer_sizes, batch_size, input_density=1.0):
     nothing more. Activations, biases and the loss (a few per unit) are not counted. Per
     example, a fraction ``input_density`` of nonzero inputs counts only their rows of the
     first layer (the plain step skips the rest, in the update and the next forward pass).
+    Per example with the first layer's steps delayed over blocks of ``delay`` examples
+    (:mod:`fastnn._numba.blocked`), each example adds its share of the block's inner
+    products, 2 ``delay`` per input, and its corrections, about ``delay`` per hidden unit.
     """
     weights = _matrices(layer_sizes, _density(batch_size, input_density))
     flops = 2 * sum(weights) + 2 * sum(weights) + 2 * sum(weights[1:])
     if batch_size > 1:
         flops += 2 * sum(weights) / batch_size
+    delay = _delay(batch_size, delay)
+    if delay > 1:
+        flops += 2 * delay * layer_sizes[0] + (delay - 1) * layer_sizes[1]
     return float(flops)
 
 
@@ -231,18 +244,25 @@ def parameter_bytes(layer_sizes, itemsize=4):
     return itemsize * (sum(_matrices(layer_sizes)) + sum(layer_sizes[1:]))
 
 
-def parameter_traffic_per_example(layer_sizes, batch_size, itemsize=4, input_density=1.0):
+def parameter_traffic_per_example(layer_sizes, batch_size, itemsize=4, input_density=1.0,
+                                  delay=1):
     """Bytes of parameters moved per example, counting reads and writes.
 
     Per example (batch 1), each layer's weights are read and written once: the step is fused
     with the next example's forward pass (the first layer) or with the gradient to the layer
     below; of the first layer only the rows of the nonzero inputs, a fraction
-    ``input_density``. Per minibatch, every weight is read by the forward pass, read again
-    by the gradient to the layer below (all layers but the first), and read and written by
-    the step.
+    ``input_density``. With the first layer's steps delayed over ``delay`` examples, its
+    weights are read by the block's forward product and read and written by the block's
+    step, once per ``delay`` examples. Per minibatch, every weight is read by the forward
+    pass, read again by the gradient to the layer below (all layers but the first), and
+    read and written by the step.
     """
     density = _density(batch_size, input_density)
     params = itemsize * (sum(_matrices(layer_sizes, density)) + sum(layer_sizes[1:]))
+    delay = _delay(batch_size, delay)
+    if batch_size == 1 and delay > 1:
+        first = itemsize * _matrices(layer_sizes, density)[0]
+        return 2.0 * (params - first) + 3.0 * first / delay
     if batch_size == 1:
         return 2.0 * params
     below = itemsize * sum(_matrices(layer_sizes)[1:])
@@ -270,6 +290,7 @@ class Bound:
     level: str            # where the working set fits
     compute: float        # examples/s if compute-bound
     memory: float         # examples/s if bandwidth-bound
+    delay: int = 1        # examples per pass over the first layer (per-example SGD)
 
     @property
     def examples_per_s(self):
@@ -280,21 +301,23 @@ class Bound:
         return "compute" if self.compute <= self.memory else f"{self.level} bandwidth"
 
 
-def bound(layer_sizes, batch_size, roofline, itemsize=4, input_density=1.0):
+def bound(layer_sizes, batch_size, roofline, itemsize=4, input_density=1.0, delay=1):
     """The roofline bound of per-example (``batch_size=1``) or minibatch SGD on a network of
     ``layer_sizes``: compute at ``roofline.peak_flops``; parameter traffic at the read-write
     bandwidth of the level the working set fits in, plus the input stream at DRAM's read
     bandwidth. ``input_density``: the fraction of nonzero inputs, whose first-layer rows
-    alone per-example SGD with the plain step computes with (see
-    :func:`flops_per_example`)."""
-    flops = flops_per_example(layer_sizes, batch_size, input_density)
-    traffic = parameter_traffic_per_example(layer_sizes, batch_size, itemsize, input_density)
+    alone per-example SGD with the plain step computes with; ``delay``: the examples over
+    which per-example SGD delays the first layer's steps (see :func:`flops_per_example`)."""
+    flops = flops_per_example(layer_sizes, batch_size, input_density, delay)
+    traffic = parameter_traffic_per_example(layer_sizes, batch_size, itemsize, input_density,
+                                            delay)
     level = roofline.level_for(working_set_bytes(layer_sizes, batch_size, itemsize))
     seconds = (traffic / roofline.bandwidth[level]["rw"]
                + stream_bytes_per_example(layer_sizes, itemsize)
                / roofline.bandwidth["DRAM"]["read"])
     return Bound(flops=flops, bytes=traffic, level=level,
-                 compute=roofline.peak_flops / flops, memory=1.0 / seconds)
+                 compute=roofline.peak_flops / flops, memory=1.0 / seconds,
+                 delay=_delay(batch_size, delay))
 
 
 def probe_table(roofline):

@@ -144,6 +144,25 @@ def epoch_arguments(workload: Workload, X, Y, network):
     return args, kwargs
 
 
+def roofline_bound(workload: Workload, X, roofline):
+    """:func:`fastnn._roofline.bound` of ``workload`` on its data ``X`` for the algorithm the
+    fastest backend runs: per example, the first-layer rows of the nonzero inputs alone, or
+    (float32 plain steps on dense enough rows, :func:`fastnn._numba.delays_first_layer`)
+    the first layer's steps delayed over blocks of :data:`fastnn._numba.blocked.BLOCK`."""
+    from . import _roofline
+
+    delay = 1
+    if workload.batch_size == 1:
+        from ._numba import delays_first_layer
+        from ._numba.blocked import BLOCK
+
+        order = np.arange(X.shape[0], dtype=np.int64)
+        if delays_first_layer(X, order, workload.l2, 0.0, workload.momentum, 0.0):
+            delay = BLOCK
+    return _roofline.bound(workload.layer_sizes, workload.batch_size, roofline,
+                           input_density=np.count_nonzero(X) / X.size, delay=delay)
+
+
 def trainer(backend_name: str, workload: Workload):
     """The epoch function of ``backend_name`` that runs ``workload``."""
     module = backend.get_backend(backend_name)

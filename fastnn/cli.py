@@ -483,7 +483,7 @@ def bench(args, out=None):
     from threadpoolctl import threadpool_limits
 
     from . import _roofline
-    from ._workloads import WORKLOADS
+    from ._workloads import WORKLOADS, roofline_bound
 
     out = sys.stdout if out is None else out
     n_examples, repeats = (1_000, 2) if args.quick else (20_000, 5)
@@ -505,11 +505,9 @@ def bench(args, out=None):
         base = dict((peer, rate) for w, peer, rate in rates if w == name).get("numpy")
         limit = None
         if roofline is not None:
-            spec = WORKLOADS[name]
-            X = data[spec.data][0]
+            X = data[WORKLOADS[name].data][0]
             density = np.count_nonzero(X) / X.size
-            limit = _roofline.bound(spec.layer_sizes, spec.batch_size, roofline,
-                                    input_density=density)
+            limit = roofline_bound(WORKLOADS[name], X, roofline)
         for w, peer, rate in sorted(rates, key=lambda row: -row[2]):
             if w == name:
                 ratio = f"{rate / base:7.2f}x" if base else f"{'n/a':>8s}"
@@ -518,7 +516,9 @@ def bench(args, out=None):
         if limit is not None:
             print(f"{'':8s} bound: {limit.examples_per_s:,.0f} examples/s ({limit.limit}; "
                   f"{limit.flops:,.0f} FLOP, {limit.bytes:,.0f} bytes of parameters per "
-                  f"example; {density:.0%} of the inputs nonzero)", file=out)
+                  f"example; {density:.0%} of the inputs nonzero"
+                  + (f"; first layer stepped once per {limit.delay} examples"
+                     if limit.delay > 1 else "") + ")", file=out)
     return 0
 
 

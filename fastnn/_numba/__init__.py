@@ -110,7 +110,8 @@ def _network_kernel(kernel):
 
 
 DELAYED_MIN_INPUTS = 64    # a narrower first layer steps per example
-DELAYED_MIN_DENSITY = 1 / 3  # sparser rows train faster by skipping their zero inputs
+DELAYED_MIN_DENSITY = 1 / 4  # sparser rows train faster by skipping their zero inputs
+# (measured: the two kernels break even between 20% and 30% nonzero inputs on sgd1's network)
 _DENSITY_SAMPLE = 64         # rows of the epoch whose density decides
 
 
