@@ -658,6 +658,52 @@ def test_sgd_epoch_plain_on_a_wide_first_layer_with_sample_weights(fast, dtype):
         assert_equivalent(got, want)
 
 
+# L2 and momentum are linear in the weights and velocities: the delayed epoch carries them
+# through the block too (every weight decays and accelerates at every example, the
+# objective's L2 term follows ||W_t||^2); a nonzero starting velocity checks that V0 enters
+DECAYED_RULES = [(1e-2, 0.0, False), (0.0, 0.9, False), (0.0, 0.9, True), (1e-2, 0.5, False),
+                 (1e-2, 0.9, True)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("l2,momentum,nesterov", DECAYED_RULES)
+@pytest.mark.parametrize("n", WIDE_LENGTHS)
+def test_sgd_epoch_decayed_on_a_wide_first_layer(fast, n, l2, momentum, nesterov, dtype):
+    X, Y, order, weights, biases, acts = wide_problem(n, (9,), "tanh", "softmax_nll", dtype)
+    results = []
+    for module in (R, fast):
+        W, b = copies(weights), copies(biases)
+        vW = [np.full_like(w, 0.01) for w in W]
+        vb = [np.full_like(c, -0.01) for c in b]
+        losses = [module.sgd_epoch(X, Y, order, W, b, vW, vb, acts, "softmax_nll",
+                                   0.05 * (1 - momentum), l2, 0.0, momentum, nesterov)
+                  for _ in range(2)]
+        results.append((np.array(losses), W + b + vW + vb))
+    (loss_ref, arrays_ref), (loss, arrays) = results
+    assert_equivalent(loss, loss_ref, dtype)
+    for got, want in zip(arrays, arrays_ref):
+        assert_equivalent(got, want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sgd_epoch_with_momentum_on_a_wide_first_layer_with_sample_weights(fast, dtype):
+    X, Y, order, weights, biases, acts = wide_problem(N_EPOCH, (9,), "tanh", "softmax_nll",
+                                                      dtype)
+    sample_weight = rng_for("wide weights").uniform(0.5, 2.0, len(X)).astype(dtype)
+    sample_weight[[0, 5, 40, 41]] = 0  # rows of weight zero still decay and accelerate
+    results = []
+    for module in (R, fast):
+        W, b = copies(weights), copies(biases)
+        vW, vb = zeros_like_all(W), zeros_like_all(b)
+        loss = module.sgd_epoch(X, Y, order, W, b, vW, vb, acts, "softmax_nll", 0.01, 1e-2,
+                                0.0, 0.8, True, sample_weight=sample_weight)
+        results.append((loss, W + b + vW + vb))
+    (loss_ref, arrays_ref), (loss, arrays) = results
+    assert_equivalent(np.array([loss]), np.array([loss_ref]), dtype)
+    for got, want in zip(arrays, arrays_ref):
+        assert_equivalent(got, want)
+
+
 @pytest.mark.skipif("numba" not in COMPILED_BACKENDS, reason="numba is not installed")
 def test_the_wide_problems_take_the_delayed_path():
     from fastnn import _numba
@@ -667,7 +713,10 @@ def test_the_wide_problems_take_the_delayed_path():
         X, _, order, *_ = wide_problem(n, (9,), "tanh", "softmax_nll", np.float32)
         assert _numba.delays_first_layer(X, order, 0.0, 0.0, 0.0, 0.0)
         assert not _numba.delays_first_layer(X.astype(np.float64), order, 0.0, 0.0, 0.0, 0.0)
-        for decayed in [(1e-4, 0, 0, 0), (0, 1e-4, 0, 0), (0, 0, 0.9, 0), (0, 0, 0, 1e-4)]:
-            assert not _numba.delays_first_layer(X, order, *decayed)
+        for linear in [(1e-4, 0, 0, 0), (0, 0, 0.9, 0), (1e-4, 0, 0.9, 0)]:
+            assert _numba.delays_first_layer(X, order, *linear)
+        for not_linear in [(0, 1e-4, 0, 0), (0, 0, 0, 1e-4)]:  # l1, alpha
+            assert not _numba.delays_first_layer(X, order, *not_linear)
     X, _, order, *_ = image_problem(np.float32)  # 20% nonzero: skips the zero inputs instead
     assert not _numba.delays_first_layer(X, order, 0.0, 0.0, 0.0, 0.0)
+    assert _numba.delays_first_layer(X, order, 1e-4, 0.0, 0.0, 0.0)  # (which L2 cannot)

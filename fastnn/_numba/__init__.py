@@ -117,14 +117,18 @@ _DENSITY_SAMPLE = 64         # rows of the epoch whose density decides
 
 def delays_first_layer(X, order, l2, l1, momentum, alpha):
     """Whether :func:`sgd_epoch` runs :func:`fastnn._numba.blocked.blocked_sgd_epoch_kernel`
-    (the first layer's steps delayed over blocks of examples, float32 only): for the plain
-    step (no decay, momentum or ``alpha``) on a first layer of at least
-    :data:`DELAYED_MIN_INPUTS` inputs, when at least :data:`DELAYED_MIN_DENSITY` of the
-    inputs of the epoch's first :data:`_DENSITY_SAMPLE` rows are nonzero; mostly-zero rows
-    keep :func:`fastnn._numba.mlp.sgd_epoch_kernel`, which skips a zero input's weight row."""
-    if not (X.dtype == np.float32 and l2 == 0 and l1 == 0 and momentum == 0 and alpha == 0
+    (the first layer's steps delayed over blocks of examples, float32 only): for a step
+    without L1 or ``alpha`` (L2 and momentum are linear in the weights and allowed) on a
+    first layer of at least :data:`DELAYED_MIN_INPUTS` inputs. The plain step delays only
+    when at least :data:`DELAYED_MIN_DENSITY` of the inputs of the epoch's first
+    :data:`_DENSITY_SAMPLE` rows are nonzero: on mostly-zero rows
+    :func:`fastnn._numba.mlp.sgd_epoch_kernel` is faster, skipping a zero input's weight
+    row (with L2 or momentum every weight moves at every step, and it skips none)."""
+    if not (X.dtype == np.float32 and l1 == 0 and alpha == 0
             and X.shape[1] >= DELAYED_MIN_INPUTS and order.shape[0] > 0):
         return False
+    if l2 != 0 or momentum != 0:
+        return True
     sample = X[order[:_DENSITY_SAMPLE]]
     return np.count_nonzero(sample) >= DELAYED_MIN_DENSITY * sample.size
 
@@ -138,7 +142,8 @@ def _sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, codes, loss, lr, l2, 
     if delays_first_layer(X, order, l2, l1, momentum, alpha):
         return blocked_sgd_epoch_kernel(
             X, Y, order, _padded(weights), _padded(biases), _padded(vel_W), _padded(vel_b),
-            codes, loss, lr, _unweighted(X.dtype) if sample_weight is None else sample_weight)
+            codes, loss, lr, l2, momentum, nesterov,
+            _unweighted(X.dtype) if sample_weight is None else sample_weight)
     return _sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, codes, loss, lr, l2,
                              l1, momentum, nesterov, sample_weight, alpha)
 

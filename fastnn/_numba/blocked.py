@@ -17,10 +17,24 @@ cache's bandwidth. The iterates are those of per-example SGD; only the rounding 
 only, whose kernels are promised 1e-4 against the reference; float64 keeps the reference's
 order in :func:`fastnn._numba.mlp.sgd_epoch_kernel`.
 
-It applies to the plain step only (no momentum, no L2, L1 or ``alpha``): a decayed or
-accelerated step moves every weight at every example, which this identity does not cover.
-The layers above the first (small: 128 x 10 in sgd1) step per example as in
-:func:`fastnn._numba.mlp.sgd_epoch_kernel`, with the same functions.
+Momentum and L2 keep the identity, because their step is linear in the weights W and the
+velocities V, with the same scalar coefficients for every weight: with e = 2 lr l2 and
+Delta_s = x_s^T u_s, classical momentum maps (W, V) to
+
+    W' = (1 - e) W + mu V + Delta_s,                V' = -e W + mu V + Delta_s,
+
+and Nesterov's (Sutskever's form) to W' = (1 - e (1 + mu)) W + mu^2 V + (1 + mu) Delta_s,
+with the same V'. Writing that map M and its inputs' coefficients c, example t of a block
+meets W_t = P_t W0 + Q_t V0 + sum_{s<t} d_{t-1-s} Delta_s, with (P_t, Q_t) the first row of
+M^t and d_k the first entry of M^k c: its pre-activation is P_t (x_t W0) + Q_t (x_t V0) +
+sum_{s<t} d_{t-1-s} (x_t . x_s) u_s, and the block ends with W0 and V0 combined once and
+each given one product X_b^T (coefficients times U_b). The objective's L2 term needs
+||W_t||^2 at every example: it follows the same map, from ||W0||^2, <W0, V0>, ||V0||^2 and
+the inner products x_t W_t u_t^T, x_t V_t u_t^T and ||x_t||^2 ||u_t||^2 the block already
+has. L1 (the sign of each weight) and a per-example L2 (``alpha`` with sample weights) are
+not linear in this way and keep :func:`fastnn._numba.mlp.sgd_epoch_kernel`. The layers
+above the first (small: 128 x 10 in sgd1) step per example, with the functions of
+:mod:`fastnn._numba.mlp`.
 """
 import numpy as np
 
@@ -28,7 +42,7 @@ from ._jit import jit
 from .activations import activate_inplace, derivative
 from .blas import add_product
 from .fma import mul_add
-from .mlp import IDENTITY, _example_loss, _layer_buffers, _step_bias, depth
+from .mlp import IDENTITY, _example_loss, _layer_buffers, _sgd_element, _step_bias, depth
 
 BLOCK = 64  # examples per block: X_b X_b^T costs BLOCK/2 inner products per example
 
@@ -109,50 +123,190 @@ def _step_transposed(T, h_in, g, lr, below, code_below):
 
 
 @jit
+def _decayed_step_transposed(T, VT, h_in, g, lg, below, code_below, rule, sq):
+    """:func:`_step_transposed` for a step with L2 and/or momentum (each weight by
+    :func:`fastnn._numba.mlp._sgd_element`, velocities VT = V^T); returns the layer's sum
+    of squared weights before the step, for the objective, summed per input in ``sq``
+    (one sum across the loop would keep it from vectorising)."""
+    lr, l2, l1, momentum, nesterov, write_velocity = rule
+    zero = type(lr)(0)
+    c2 = type(lr)(2) * lr * l2
+    n_out, n_in = T.shape
+    below[:] = 0
+    sq[:n_in] = 0
+    for j in range(n_out):
+        gj, lgj = g[j], lg[j]
+        for i in range(n_in):
+            p = T[j, i]
+            below[i] = mul_add(p, gj, below[i])
+            sq[i] = mul_add(p, p, sq[i])
+            w, v = _sgd_element(p, VT[j, i] if write_velocity else zero, h_in[i], gj, lgj,
+                                rule, c2, zero)
+            T[j, i] = w
+            if write_velocity:
+                VT[j, i] = v
+    squares = 0.0
+    for i in range(n_in):
+        below[i] = below[i] * derivative(h_in[i], code_below)
+        squares += sq[i]
+    return squares
+
+
+@jit
+def _step_map(lr, l2, momentum, nesterov):
+    """The step's linear map on (W, V) and its inputs' coefficients (see the module
+    docstring): (m00, m01, m10, m11, c0, c1) for W' = m00 W + m01 V + c0 Delta,
+    V' = m10 W + m11 V + c1 Delta."""
+    one = type(lr)(1)
+    e = type(lr)(2) * lr * l2
+    if nesterov:
+        return one - e * (one + momentum), momentum * momentum, -e, momentum, one + momentum, one
+    return one - e, momentum, -e, momentum, one, one
+
+
+@jit
+def _powers(step_map, n, dtype_of):
+    """P[t] = the entries (00, 01, 10, 11) of M^t and D[t] = M^t c, for t = 0..n."""
+    m00, m01, m10, m11, c0, c1 = step_map
+    P = np.empty((n + 1, 4), dtype=dtype_of.dtype)
+    D = np.empty((n + 1, 2), dtype=dtype_of.dtype)
+    one, zero = type(m00)(1), type(m00)(0)
+    P[0, 0], P[0, 1], P[0, 2], P[0, 3] = one, zero, zero, one
+    D[0, 0], D[0, 1] = c0, c1
+    for t in range(n):
+        a, b, c, d = P[t, 0], P[t, 1], P[t, 2], P[t, 3]
+        P[t + 1, 0] = m00 * a + m01 * c
+        P[t + 1, 1] = m00 * b + m01 * d
+        P[t + 1, 2] = m10 * a + m11 * c
+        P[t + 1, 3] = m10 * b + m11 * d
+        D[t + 1, 0] = m00 * D[t, 0] + m01 * D[t, 1]
+        D[t + 1, 1] = m10 * D[t, 0] + m11 * D[t, 1]
+    return P, D
+
+
+@jit
+def _inner(A, B, acc):
+    """sum A * B over two matrices of one shape, in float64 from float sums per column
+    (``acc``, at least a row long: the loops vectorise)."""
+    n_out = A.shape[1]
+    acc[:n_out] = 0
+    for i in range(A.shape[0]):
+        for j in range(n_out):
+            acc[j] = mul_add(A[i, j], B[i, j], acc[j])
+    total = 0.0
+    for j in range(n_out):
+        total += acc[j]
+    return total
+
+
+@jit
+def _row_dot(a, U, r):
+    """a . U[r, :], in four interleaved partial sums (one chain of dependent multiply-adds
+    would wait on each one's latency)."""
+    s0 = s1 = s2 = s3 = type(a[0])(0)
+    n = a.shape[0]
+    j = 0
+    while j + 4 <= n:
+        s0 = mul_add(a[j], U[r, j], s0)
+        s1 = mul_add(a[j + 1], U[r, j + 1], s1)
+        s2 = mul_add(a[j + 2], U[r, j + 2], s2)
+        s3 = mul_add(a[j + 3], U[r, j + 3], s3)
+        j += 4
+    while j < n:
+        s0 = mul_add(a[j], U[r, j], s0)
+        j += 1
+    return (s0 + s1) + (s2 + s3)
+
+
+@jit
+def _corrected(P, D, r, which, A, B, G, U, carry_v, out):
+    """out = x_r W_r (which=0) or x_r V_r (which=1) for example r of the block, W_r - b0 and
+    V_r as the module docstring writes them: P[r] times (x_r W0, x_r V0), plus the block's
+    earlier steps weighed by (x_r . x_q) D[r-1-q]."""
+    p0, p1 = P[r, 2 * which], P[r, 2 * which + 1]
+    width = out.shape[0]
+    for j in range(width):
+        out[j] = p0 * A[r, j]
+    if carry_v:
+        for j in range(width):
+            out[j] = mul_add(p1, B[r, j], out[j])
+    for q in range(r):
+        c = D[r - 1 - q, which] * G[r, q]
+        for j in range(width):
+            out[j] = mul_add(c, U[q, j], out[j])
+
+
+@jit
 def blocked_sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_codes, loss,
-                             lr, sample_weight):
-    """One epoch of plain per-example SGD over the rows ``order`` (the arguments of
-    :func:`fastnn._numba.mlp.sgd_epoch_kernel` without decay, momentum and ``alpha``), the
-    first layer's steps delayed over blocks of :data:`BLOCK` examples; returns the summed
-    loss. As there, every velocity ends as the epoch's last step."""
+                             lr, l2, momentum, nesterov, sample_weight):
+    """One epoch of per-example SGD over the rows ``order`` with L2 ``l2`` and classical or
+    Nesterov momentum (the arguments of :func:`fastnn._numba.mlp.sgd_epoch_kernel` without
+    L1 and ``alpha``), the first layer's steps delayed over blocks of :data:`BLOCK`
+    examples; returns the summed objective. As there, every velocity ends as the epoch's
+    last step left it."""
     n_layers = depth(act_codes)
     zero = type(lr)(0)
     n = order.shape[0]
-    W0, b0 = weights[0], biases[0]
+    W0, b0, V0 = weights[0], biases[0], vel_W[0]
     n_in, width = W0.shape
+    carry_v = momentum != zero          # the velocity is part of the state
+    decayed = l2 != zero
+    plain = not carry_v and not decayed
+    step_map = _step_map(lr, l2, momentum, nesterov)
+    P, D = _powers(step_map, BLOCK, X)
+    m00, m01, m10, m11 = (float(step_map[0]), float(step_map[1]), float(step_map[2]),
+                          float(step_map[3]))
+    c0, c1 = float(step_map[4]), float(step_map[5])
     m_max = min(BLOCK, n)
     Xbuf = np.empty(m_max * n_in, dtype=X.dtype)      # the block's rows X_b
     Abuf = np.empty(m_max * width, dtype=X.dtype)     # X_b W0
+    Bbuf = np.empty(m_max * width if carry_v else 0, dtype=X.dtype)   # X_b V0
     Gbuf = np.empty(m_max * m_max, dtype=X.dtype)     # X_b X_b^T
     Ubuf = np.empty(m_max * width, dtype=X.dtype)     # the block's steps u_s = -lr g_s
+    Sbuf = np.empty(m_max * width, dtype=X.dtype)     # u_s weighed for a product
+    xw = np.empty(width, dtype=X.dtype)               # x_t W_t
+    xv = np.empty(width, dtype=X.dtype)               # x_t V_t
+    acc = np.empty(width, dtype=X.dtype)
     hs, offsets = _layer_buffers(weights, n_layers, 1, X)
     grads = np.empty_like(hs)
+    lg = np.empty_like(hs)
+    sq = np.empty_like(hs)
     f = np.empty(weights[n_layers - 1].shape[1], dtype=X.dtype)
     WT, woff = _transposed(weights, n_layers, X)
+    VT, _ = _transposed(vel_W, n_layers, X)
     total = 0.0
+    w2 = wv = v2 = 0.0                                # ||W_t||^2, <W_t, V_t>, ||V_t||^2
     start = 0
     while start < n:
         m = min(BLOCK, n - start)
+        if decayed and not carry_v and m > 1 and start + m == n:
+            m -= 1  # the last step's velocity is -e W + Delta: its W stands alone (below)
         Xb = Xbuf[:m * n_in].reshape((m, n_in))
         A = Abuf[:m * width].reshape((m, width))
+        B = Bbuf[:m * width].reshape((m, width)) if carry_v else Bbuf.reshape((0, width))
         G = Gbuf[:m * m].reshape((m, m))
         U = Ubuf[:m * width].reshape((m, width))
         for r in range(m):
             Xb[r, :] = X[order[start + r]]
         np.dot(Xb, W0, A)
+        if carry_v:
+            np.dot(Xb, V0, B)
         np.dot(Xb, Xb.T, G)
+        if decayed:
+            w2 = _inner(W0, W0, acc)
+            if carry_v:
+                wv, v2 = _inner(W0, V0, acc), _inner(V0, V0, acc)
         for r in range(m):
             step = start + r
             t = order[step]
             last = step == n - 1
-            rule = (lr, zero, zero, zero, False, last)
+            rule = (lr, l2, zero, momentum, nesterov, carry_v or last)
+            _corrected(P, D, r, 0, A, B, G, U, carry_v, xw)
+            if decayed and carry_v:
+                _corrected(P, D, r, 1, A, B, G, U, carry_v, xv)
             h = hs[0:offsets[1]]
             for j in range(width):
-                h[j] = A[r, j] + b0[j]
-            for q in range(r):  # the block's earlier steps, (x_t . x_q) u_q
-                c = G[r, q]
-                for j in range(width):
-                    h[j] = mul_add(c, U[q, j], h[j])
+                h[j] = xw[j] + b0[j]
             activate_inplace(h, act_codes[0] if n_layers > 1 else IDENTITY)
             for k in range(1, n_layers):
                 code = act_codes[k] if k < n_layers - 1 else IDENTITY
@@ -164,30 +318,91 @@ def blocked_sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_cod
             value, _ = _example_loss(hs[top:], Y[t], loss, f, grads[top:], sample_weight, t,
                                      zero, zero, zero)
             total += value
+            squares = 0.0                         # of the layers above the first
             for k in range(n_layers - 1, 0, -1):
                 g = grads[offsets[k]:offsets[k + 1]]
                 _step_bias(biases[k], vel_b[k], g, rule)
                 n_in_k, n_out_k = weights[k].shape
                 T = WT[woff[k]:woff[k + 1]].reshape((n_out_k, n_in_k))
                 h_in = hs[offsets[k - 1]:offsets[k]]
-                if last:  # the velocity of the epoch's last step, -lr h_in^T g
-                    for i in range(n_in_k):
-                        for j in range(n_out_k):
-                            vel_W[k][i, j] = -(h_in[i] * (lr * g[j]))
-                _step_transposed(T, h_in, g, lr, grads[offsets[k - 1]:offsets[k]],
-                                 act_codes[k - 1])
+                below = grads[offsets[k - 1]:offsets[k]]
+                if plain:
+                    if last:  # the velocity of the epoch's last step, -lr h_in^T g
+                        for i in range(n_in_k):
+                            for j in range(n_out_k):
+                                vel_W[k][i, j] = -(h_in[i] * (lr * g[j]))
+                    _step_transposed(T, h_in, g, lr, below, act_codes[k - 1])
+                else:
+                    lgk = lg[offsets[k]:offsets[k + 1]]
+                    for j in range(n_out_k):
+                        lgk[j] = lr * g[j]
+                    squares += _decayed_step_transposed(
+                        T, VT[woff[k]:woff[k + 1]].reshape((n_out_k, n_in_k)), h_in, g, lgk,
+                        below, act_codes[k - 1], rule, sq)
             g = grads[0:offsets[1]]
             _step_bias(b0, vel_b[0], g, rule)
             for j in range(width):
                 U[r, j] = -(lr * g[j])
-        add_product(W0, Xb, U)
+            if decayed:  # the objective's L2 term at the weights before this step
+                total += float(l2) * (w2 + squares)
+                pw = float(_row_dot(xw, U, r))
+                pv = float(_row_dot(xv, U, r)) if carry_v else 0.0
+                gg = float(G[r, r]) * float(_row_dot(U[r], U, r))
+                w2, wv, v2 = (m00 * m00 * w2 + 2.0 * m00 * m01 * wv + m01 * m01 * v2
+                              + 2.0 * c0 * (m00 * pw + m01 * pv) + c0 * c0 * gg,
+                              m00 * m10 * w2 + (m00 * m11 + m01 * m10) * wv + m01 * m11 * v2
+                              + c0 * (m10 * pw + m11 * pv) + c1 * (m00 * pw + m01 * pv)
+                              + c0 * c1 * gg,
+                              m10 * m10 * w2 + 2.0 * m10 * m11 * wv + m11 * m11 * v2
+                              + 2.0 * c1 * (m10 * pw + m11 * pv) + c1 * c1 * gg)
+        _end_block(W0, V0, Xb, U, Sbuf, P, D, m, plain, carry_v, decayed, start + m == n,
+                   step_map)
         start += m
     _restore(weights, n_layers, WT, woff)
-    if n > 0:  # the first layer's velocity: the last example's step x^T u
+    if not plain:
+        _restore(vel_W, n_layers, VT, woff)
+    if plain and n > 0:  # the first layer's velocity: the last example's step x^T u
         x = X[order[n - 1]]
-        V0 = vel_W[0]
         r = (n - 1) % BLOCK
         for i in range(n_in):
             for j in range(width):
                 V0[i, j] = x[i] * Ubuf[r * width + j]
     return total
+
+
+@jit
+def _end_block(W0, V0, Xb, U, Sbuf, P, D, m, plain, carry_v, decayed, ends_epoch, step_map):
+    """The block's m first-layer steps applied at once: W0 <- P[m] (W0, V0) + X_b^T (D U),
+    and V0 likewise when the velocity is carried; without momentum, the epoch's last
+    step (a block of its own) also writes its velocity -e W0 + x^T u."""
+    if plain:
+        add_product(W0, Xb, U)
+        return
+    n_in, width = W0.shape
+    if not carry_v and ends_epoch:  # m == 1: the last step, velocity and weights
+        c2 = -step_map[2]
+        for i in range(n_in):
+            xi = Xb[0, i]
+            for j in range(width):
+                v = mul_add(xi, U[0, j], -(c2 * W0[i, j]))
+                V0[i, j] = v
+                W0[i, j] = W0[i, j] + v
+        return
+    p00, p01, p10, p11 = P[m, 0], P[m, 1], P[m, 2], P[m, 3]
+    if carry_v:
+        for i in range(n_in):
+            for j in range(width):
+                w, v = W0[i, j], V0[i, j]
+                W0[i, j] = mul_add(p01, v, p00 * w)
+                V0[i, j] = mul_add(p11, v, p10 * w)
+    else:
+        for i in range(n_in):
+            for j in range(width):
+                W0[i, j] = p00 * W0[i, j]
+    S = Sbuf[:m * width].reshape((m, width))
+    for which in range(2 if carry_v else 1):
+        for q in range(m):
+            c = D[m - 1 - q, which]
+            for j in range(width):
+                S[q, j] = c * U[q, j]
+        add_product(W0 if which == 0 else V0, Xb, S)

@@ -63,6 +63,9 @@ Ww = [rng.normal(size=(64, 4)).astype(f32), W[1].copy()]
 nb.sgd_epoch(Xw, np.eye(3, dtype=f32)[rng.integers(0, 3, 70)], np.arange(70), Ww,
              [c.copy() for c in b], [np.zeros_like(w) for w in Ww], [c.copy() for c in vb],
              ["tanh"], "softmax_nll", 0.1)
+nb.sgd_epoch(Xw, np.eye(3, dtype=f32)[rng.integers(0, 3, 70)], np.arange(70), Ww,
+             [c.copy() for c in b], [np.zeros_like(w) for w in Ww], [c.copy() for c in vb],
+             ["tanh"], "softmax_nll", 0.1, 1e-3, 0.0, 0.9, True)
 
 report = {}
 for module in (activations, blocked, dense, losses, mlp, perceptron, risk):
@@ -99,7 +102,9 @@ ALLOWED = {
     "output_loss_grad_kernel": SUMS, "_minibatch_forward": WEIGHTED_MEAN, "_finish": SUMS,
     "batch_output": WEIGHTED_MEAN,  # the weighted mean of _minibatch_forward, also the conv epochs
     "_penalty": OBJECTIVE, "sgd_epoch_kernel": OBJECTIVE,
-    "blocked_sgd_epoch_kernel": SUMS,  # the delayed epoch sums its losses as sgd_epoch_kernel
+    # the delayed epoch sums its objective as sgd_epoch_kernel, and follows ||W_t||^2 (L2)
+    # through the block in float64; its layers' sums of squares are summed in float64
+    "blocked_sgd_epoch_kernel": OBJECTIVE, "_inner": SUMS, "_decayed_step_transposed": SUMS,
     "minibatch_sgd_epoch_kernel": OBJECTIVE | WEIGHTED_MEAN,
     "adam_rate": ADAM_STEP, "adam_epoch_kernel": ADAM_STEP,
     "minibatch_adam_epoch_kernel": ADAM_STEP,
