@@ -78,14 +78,19 @@ def test_counts_of_delayed_steps():
         flops_per_example(sizes, 1) + 2 * 64 * 784 + 63 * 128
     assert parameter_traffic_per_example(sizes, 1, delay=64) == \
         2 * 4 * (1_280 + 138) + 3 * 4 * 100_352 / 64
+    assert flops_per_example(sizes, 1, delay=64, velocity=True) == \
+        flops_per_example(sizes, 1, delay=64) + 4 * 100_352
+    assert parameter_traffic_per_example(sizes, 1, delay=64, velocity=True) == \
+        2 * 4 * (1_280 + 138) + 10 * 4 * 100_352 / 64
     assert flops_per_example(sizes, 32, delay=64) == flops_per_example(sizes, 32)
     with pytest.raises(ValueError, match="delay"):
         flops_per_example(sizes, 1, delay=0)
 
 
 def test_sgd1_s_bound_is_the_delayed_algorithm_s():
-    """The summaries bound sgd1 by the algorithm numba's float32 epoch runs on its dense rows
-    (delayed steps), and sgd1-images and sgd1-momentum-l2 by the per-example one."""
+    """The summaries bound each workload by the algorithm numba's float32 epoch runs on it:
+    delayed steps on sgd1's dense rows, with the velocities on sgd1-momentum-l2's, the
+    skipping of zero inputs on sgd1-images."""
     from bench.roofline import Roofline
     from bench.workloads import data_for, roofline_bound
     from fastnn._numba.blocked import BLOCK
@@ -94,7 +99,9 @@ def test_sgd1_s_bound_is_the_delayed_algorithm_s():
     roofline = Roofline(fma_flops=1e11, sgemm_flops=1e11, bandwidth=levels,
                         capacity={"L1": 48 << 10, "L2": 1 << 20, "L3": 32 << 20},
                         probe_bytes=dict(PROBE_BYTES))
-    delays = {name: roofline_bound(WORKLOADS[name], data_for(WORKLOADS[name], 500)[0],
-                                   roofline).delay
+    bounds = {name: roofline_bound(WORKLOADS[name], data_for(WORKLOADS[name], 500)[0],
+                                   roofline)
               for name in ("sgd1", "sgd1-images", "sgd1-momentum-l2", "mb32")}
-    assert delays == {"sgd1": BLOCK, "sgd1-images": 1, "sgd1-momentum-l2": 1, "mb32": 1}
+    assert {name: b.delay for name, b in bounds.items()} == \
+        {"sgd1": BLOCK, "sgd1-images": 1, "sgd1-momentum-l2": BLOCK, "mb32": 1}
+    assert bounds["sgd1-momentum-l2"].flops == bounds["sgd1"].flops + 4 * 100_352

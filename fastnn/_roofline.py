@@ -215,7 +215,7 @@ def _delay(batch_size, delay):
     return int(delay) if batch_size == 1 else 1
 
 
-def flops_per_example(layer_sizes, batch_size, input_density=1.0, delay=1):
+def flops_per_example(layer_sizes, batch_size, input_density=1.0, delay=1, velocity=False):
     """FLOPs of one example's forward pass, backward pass and share of the update.
 
     Per weight: 2 for the forward product, 2 for its gradient (the outer product of the
@@ -227,7 +227,9 @@ def flops_per_example(layer_sizes, batch_size, input_density=1.0, delay=1):
     first layer (the plain step skips the rest, in the update and the next forward pass).
     Per example with the first layer's steps delayed over blocks of ``delay`` examples
     (:mod:`fastnn._numba.blocked`), each example adds its share of the block's inner
-    products, 2 ``delay`` per input, and its corrections, about ``delay`` per hidden unit.
+    products, 2 ``delay`` per input, and its corrections, about ``delay`` per hidden unit;
+    with ``velocity`` (momentum: the velocities are carried through the block as the
+    weights are) 4 more per first-layer weight, for the velocities' product and step.
     """
     weights = _matrices(layer_sizes, _density(batch_size, input_density))
     flops = 2 * sum(weights) + 2 * sum(weights) + 2 * sum(weights[1:])
@@ -236,6 +238,8 @@ def flops_per_example(layer_sizes, batch_size, input_density=1.0, delay=1):
     delay = _delay(batch_size, delay)
     if delay > 1:
         flops += 2 * delay * layer_sizes[0] + (delay - 1) * layer_sizes[1]
+        if velocity:
+            flops += 4 * weights[0]
     return float(flops)
 
 
@@ -245,7 +249,7 @@ def parameter_bytes(layer_sizes, itemsize=4):
 
 
 def parameter_traffic_per_example(layer_sizes, batch_size, itemsize=4, input_density=1.0,
-                                  delay=1):
+                                  delay=1, velocity=False):
     """Bytes of parameters moved per example, counting reads and writes.
 
     Per example (batch 1), each layer's weights are read and written once: the step is fused
@@ -253,7 +257,10 @@ def parameter_traffic_per_example(layer_sizes, batch_size, itemsize=4, input_den
     below; of the first layer only the rows of the nonzero inputs, a fraction
     ``input_density``. With the first layer's steps delayed over ``delay`` examples, its
     weights are read by the block's forward product and read and written by the block's
-    step, once per ``delay`` examples. Per minibatch, every weight is read by the forward
+    step, once per ``delay`` examples; with ``velocity``, the weights and the velocities are
+    each read by their product, and read and written by the block's combination of the two
+    and by their step: ten passes per block. (L2 without momentum adds a pass scaling the
+    weights, not counted.) Per minibatch, every weight is read by the forward
     pass, read again by the gradient to the layer below (all layers but the first), and
     read and written by the step.
     """
@@ -262,7 +269,7 @@ def parameter_traffic_per_example(layer_sizes, batch_size, itemsize=4, input_den
     delay = _delay(batch_size, delay)
     if batch_size == 1 and delay > 1:
         first = itemsize * _matrices(layer_sizes, density)[0]
-        return 2.0 * (params - first) + 3.0 * first / delay
+        return 2.0 * (params - first) + (10.0 if velocity else 3.0) * first / delay
     if batch_size == 1:
         return 2.0 * params
     below = itemsize * sum(_matrices(layer_sizes)[1:])
@@ -301,16 +308,18 @@ class Bound:
         return "compute" if self.compute <= self.memory else f"{self.level} bandwidth"
 
 
-def bound(layer_sizes, batch_size, roofline, itemsize=4, input_density=1.0, delay=1):
+def bound(layer_sizes, batch_size, roofline, itemsize=4, input_density=1.0, delay=1,
+          velocity=False):
     """The roofline bound of per-example (``batch_size=1``) or minibatch SGD on a network of
     ``layer_sizes``: compute at ``roofline.peak_flops``; parameter traffic at the read-write
     bandwidth of the level the working set fits in, plus the input stream at DRAM's read
     bandwidth. ``input_density``: the fraction of nonzero inputs, whose first-layer rows
     alone per-example SGD with the plain step computes with; ``delay``: the examples over
-    which per-example SGD delays the first layer's steps (see :func:`flops_per_example`)."""
-    flops = flops_per_example(layer_sizes, batch_size, input_density, delay)
+    which per-example SGD delays the first layer's steps, ``velocity`` whether it carries
+    velocities through them (see :func:`flops_per_example`)."""
+    flops = flops_per_example(layer_sizes, batch_size, input_density, delay, velocity)
     traffic = parameter_traffic_per_example(layer_sizes, batch_size, itemsize, input_density,
-                                            delay)
+                                            delay, velocity)
     level = roofline.level_for(working_set_bytes(layer_sizes, batch_size, itemsize))
     seconds = (traffic / roofline.bandwidth[level]["rw"]
                + stream_bytes_per_example(layer_sizes, itemsize)

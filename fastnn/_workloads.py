@@ -147,8 +147,9 @@ def epoch_arguments(workload: Workload, X, Y, network):
 def roofline_bound(workload: Workload, X, roofline):
     """:func:`fastnn._roofline.bound` of ``workload`` on its data ``X`` for the algorithm the
     fastest backend runs: per example, the first-layer rows of the nonzero inputs alone, or
-    (float32 plain steps on dense enough rows, :func:`fastnn._numba.delays_first_layer`)
-    the first layer's steps delayed over blocks of :data:`fastnn._numba.blocked.BLOCK`."""
+    (:func:`fastnn._numba.delays_first_layer`: float32, no L1, dense enough rows for the
+    plain step) the first layer's steps delayed over blocks of
+    :data:`fastnn._numba.blocked.BLOCK`, with the velocities when there is momentum."""
     from . import _roofline
 
     delay = 1
@@ -160,7 +161,8 @@ def roofline_bound(workload: Workload, X, roofline):
         if delays_first_layer(X, order, workload.l2, 0.0, workload.momentum, 0.0):
             delay = BLOCK
     return _roofline.bound(workload.layer_sizes, workload.batch_size, roofline,
-                           input_density=np.count_nonzero(X) / X.size, delay=delay)
+                           input_density=np.count_nonzero(X) / X.size, delay=delay,
+                           velocity=delay > 1 and workload.momentum != 0)
 
 
 def trainer(backend_name: str, workload: Workload):
