@@ -686,6 +686,24 @@ def test_sgd_epoch_decayed_on_a_wide_first_layer(fast, n, l2, momentum, nesterov
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_sgd_epoch_with_a_tiny_decay_on_a_wide_first_layer(fast, dtype):
+    # a decay per step 2 lr l2 = 2e-8 below float32's resolution at 1 (1 - 2e-8 rounds to
+    # 1): the delayed epoch must not lose it (momentum 0.9 makes it ten times as strong)
+    X, Y, order, weights, biases, acts = wide_problem(197, (9,), "tanh", "softmax_nll", dtype)
+    results = []
+    for module in (R, fast):
+        W, b = copies(weights), copies(biases)
+        vW, vb = zeros_like_all(W), zeros_like_all(b)
+        losses = [module.sgd_epoch(X, Y, order, W, b, vW, vb, acts, "softmax_nll", 1e-3,
+                                   1e-5, 0.0, 0.9, True) for _ in range(20)]
+        results.append((np.array(losses), W + b + vW + vb))
+    (loss_ref, arrays_ref), (loss, arrays) = results
+    assert_equivalent(loss, loss_ref, dtype)
+    for got, want in zip(arrays, arrays_ref):
+        assert_equivalent(got, want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_sgd_epoch_with_momentum_on_a_wide_first_layer_with_sample_weights(fast, dtype):
     X, Y, order, weights, biases, acts = wide_problem(N_EPOCH, (9,), "tanh", "softmax_nll",
                                                       dtype)

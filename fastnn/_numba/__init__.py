@@ -10,8 +10,8 @@ arrays of a network are passed to the training kernels as tuples padded to ``MAX
 entries, so one compiled epoch kernel serves every network of up to ``MAX_DEPTH`` layers
 (deeper networks get a kernel of their own depth); ``forward`` takes them unpadded, for the
 speed of one-row predictions, and is compiled per depth. Whole epochs, per-example and
-minibatch, run in a single compiled call. The per-example epoch of float32 plain SGD on a
-wide, dense first layer is :mod:`fastnn._numba.blocked`'s (see :func:`delays_first_layer`).
+minibatch, run in a single compiled call. The per-example epoch of float32 SGD without L1
+on a wide first layer is :mod:`fastnn._numba.blocked`'s (see :func:`delays_first_layer`).
 """
 from types import SimpleNamespace
 

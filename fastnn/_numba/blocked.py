@@ -155,33 +155,34 @@ def _decayed_step_transposed(T, VT, h_in, g, lg, below, code_below, rule, sq):
 @jit
 def _step_map(lr, l2, momentum, nesterov):
     """The step's linear map on (W, V) and its inputs' coefficients (see the module
-    docstring): (m00, m01, m10, m11, c0, c1) for W' = m00 W + m01 V + c0 Delta,
+    docstring), in float64: (m00, m01, m10, m11, c0, c1) for W' = m00 W + m01 V + c0 Delta,
     V' = m10 W + m11 V + c1 Delta."""
-    one = type(lr)(1)
-    e = type(lr)(2) * lr * l2
+    e = 2.0 * float(lr) * float(l2)
+    mu = float(momentum)
     if nesterov:
-        return one - e * (one + momentum), momentum * momentum, -e, momentum, one + momentum, one
-    return one - e, momentum, -e, momentum, one, one
+        return 1.0 - e * (1.0 + mu), mu * mu, -e, mu, 1.0 + mu, 1.0
+    return 1.0 - e, mu, -e, mu, 1.0, 1.0
 
 
 @jit
 def _powers(step_map, n, dtype_of):
-    """P[t] = the entries (00, 01, 10, 11) of M^t and D[t] = M^t c, for t = 0..n."""
+    """(Pd, D) in ``dtype_of``'s dtype: Pd[t] = the entries (00, 01, 10, 11) of M^t - I, and
+    D[t] = M^t c, for t = 0..n, computed in float64. The identity is taken out so that a
+    decay 1 - e (e = 2 lr l2, as small as 1e-7) keeps its digits: 1 - e rounded to float32
+    would change e by up to a third."""
     m00, m01, m10, m11, c0, c1 = step_map
-    P = np.empty((n + 1, 4), dtype=dtype_of.dtype)
+    Pd = np.empty((n + 1, 4), dtype=dtype_of.dtype)
     D = np.empty((n + 1, 2), dtype=dtype_of.dtype)
-    one, zero = type(m00)(1), type(m00)(0)
-    P[0, 0], P[0, 1], P[0, 2], P[0, 3] = one, zero, zero, one
-    D[0, 0], D[0, 1] = c0, c1
-    for t in range(n):
-        a, b, c, d = P[t, 0], P[t, 1], P[t, 2], P[t, 3]
-        P[t + 1, 0] = m00 * a + m01 * c
-        P[t + 1, 1] = m00 * b + m01 * d
-        P[t + 1, 2] = m10 * a + m11 * c
-        P[t + 1, 3] = m10 * b + m11 * d
-        D[t + 1, 0] = m00 * D[t, 0] + m01 * D[t, 1]
-        D[t + 1, 1] = m10 * D[t, 0] + m11 * D[t, 1]
-    return P, D
+    # M^t - I, kept as the difference: (M^{t+1} - I) = M (M^t - I) + (M - I)
+    a, b, c, d = 0.0, 0.0, 0.0, 0.0
+    d0, d1 = c0, c1
+    for t in range(n + 1):
+        Pd[t, 0], Pd[t, 1], Pd[t, 2], Pd[t, 3] = a, b, c, d
+        D[t, 0], D[t, 1] = d0, d1
+        a, b, c, d = (m00 * a + m01 * c + (m00 - 1.0), m00 * b + m01 * d + m01,
+                      m10 * a + m11 * c + m10, m10 * b + m11 * d + (m11 - 1.0))
+        d0, d1 = m00 * d0 + m01 * d1, m10 * d0 + m11 * d1
+    return Pd, D
 
 
 @jit
@@ -219,17 +220,21 @@ def _row_dot(a, U, r):
 
 
 @jit
-def _corrected(P, D, r, which, A, B, G, U, carry_v, out):
-    """out = x_r W_r (which=0) or x_r V_r (which=1) for example r of the block, W_r - b0 and
-    V_r as the module docstring writes them: P[r] times (x_r W0, x_r V0), plus the block's
-    earlier steps weighed by (x_r . x_q) D[r-1-q]."""
-    p0, p1 = P[r, 2 * which], P[r, 2 * which + 1]
+def _corrected(Pd, D, r, which, A, B, G, U, carry_v, out):
+    """out = x_r W_r (which=0) or x_r V_r (which=1) for example r of the block, W_r and V_r
+    as the module docstring writes them: M^r = I + Pd[r] times (x_r W0, x_r V0), plus the
+    block's earlier steps weighed by (x_r . x_q) D[r-1-q]."""
+    p0, p1 = Pd[r, 2 * which], Pd[r, 2 * which + 1]
     width = out.shape[0]
-    for j in range(width):
-        out[j] = p0 * A[r, j]
-    if carry_v:
+    if which == 0:
         for j in range(width):
-            out[j] = mul_add(p1, B[r, j], out[j])
+            out[j] = mul_add(p0, A[r, j], A[r, j])
+        if carry_v:
+            for j in range(width):
+                out[j] = mul_add(p1, B[r, j], out[j])
+    else:
+        for j in range(width):
+            out[j] = mul_add(p1, B[r, j], mul_add(p0, A[r, j], B[r, j]))
     for q in range(r):
         c = D[r - 1 - q, which] * G[r, q]
         for j in range(width):
@@ -253,10 +258,8 @@ def blocked_sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_cod
     decayed = l2 != zero
     plain = not carry_v and not decayed
     step_map = _step_map(lr, l2, momentum, nesterov)
-    P, D = _powers(step_map, BLOCK, X)
-    m00, m01, m10, m11 = (float(step_map[0]), float(step_map[1]), float(step_map[2]),
-                          float(step_map[3]))
-    c0, c1 = float(step_map[4]), float(step_map[5])
+    Pd, D = _powers(step_map, BLOCK, X)
+    m00, m01, m10, m11, c0, c1 = step_map
     m_max = min(BLOCK, n)
     Xbuf = np.empty(m_max * n_in, dtype=X.dtype)      # the block's rows X_b
     Abuf = np.empty(m_max * width, dtype=X.dtype)     # X_b W0
@@ -301,9 +304,9 @@ def blocked_sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_cod
             t = order[step]
             last = step == n - 1
             rule = (lr, l2, zero, momentum, nesterov, carry_v or last)
-            _corrected(P, D, r, 0, A, B, G, U, carry_v, xw)
+            _corrected(Pd, D, r, 0, A, B, G, U, carry_v, xw)
             if decayed and carry_v:
-                _corrected(P, D, r, 1, A, B, G, U, carry_v, xv)
+                _corrected(Pd, D, r, 1, A, B, G, U, carry_v, xv)
             h = hs[0:offsets[1]]
             for j in range(width):
                 h[j] = xw[j] + b0[j]
@@ -355,8 +358,8 @@ def blocked_sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_cod
                               + c0 * c1 * gg,
                               m10 * m10 * w2 + 2.0 * m10 * m11 * wv + m11 * m11 * v2
                               + 2.0 * c1 * (m10 * pw + m11 * pv) + c1 * c1 * gg)
-        _end_block(W0, V0, Xb, U, Sbuf, P, D, m, plain, carry_v, decayed, start + m == n,
-                   step_map)
+        _end_block(W0, V0, Xb, U, Sbuf, Pd, D, m, plain, carry_v, start + m == n,
+                   type(lr)(2) * lr * l2)
         start += m
     _restore(weights, n_layers, WT, woff)
     if not plain:
@@ -371,16 +374,15 @@ def blocked_sgd_epoch_kernel(X, Y, order, weights, biases, vel_W, vel_b, act_cod
 
 
 @jit
-def _end_block(W0, V0, Xb, U, Sbuf, P, D, m, plain, carry_v, decayed, ends_epoch, step_map):
-    """The block's m first-layer steps applied at once: W0 <- P[m] (W0, V0) + X_b^T (D U),
+def _end_block(W0, V0, Xb, U, Sbuf, Pd, D, m, plain, carry_v, ends_epoch, c2):
+    """The block's m first-layer steps applied at once: W0 <- M^m (W0, V0) + X_b^T (D U),
     and V0 likewise when the velocity is carried; without momentum, the epoch's last
-    step (a block of its own) also writes its velocity -e W0 + x^T u."""
+    step (a block of its own) also writes its velocity -c2 W0 + x^T u (c2 = 2 lr l2)."""
     if plain:
         add_product(W0, Xb, U)
         return
     n_in, width = W0.shape
     if not carry_v and ends_epoch:  # m == 1: the last step, velocity and weights
-        c2 = -step_map[2]
         for i in range(n_in):
             xi = Xb[0, i]
             for j in range(width):
@@ -388,17 +390,17 @@ def _end_block(W0, V0, Xb, U, Sbuf, P, D, m, plain, carry_v, decayed, ends_epoch
                 V0[i, j] = v
                 W0[i, j] = W0[i, j] + v
         return
-    p00, p01, p10, p11 = P[m, 0], P[m, 1], P[m, 2], P[m, 3]
+    p00, p01, p10, p11 = Pd[m, 0], Pd[m, 1], Pd[m, 2], Pd[m, 3]
     if carry_v:
         for i in range(n_in):
             for j in range(width):
                 w, v = W0[i, j], V0[i, j]
-                W0[i, j] = mul_add(p01, v, p00 * w)
-                V0[i, j] = mul_add(p11, v, p10 * w)
+                W0[i, j] = w + mul_add(p01, v, p00 * w)
+                V0[i, j] = v + mul_add(p10, w, p11 * v)
     else:
         for i in range(n_in):
             for j in range(width):
-                W0[i, j] = p00 * W0[i, j]
+                W0[i, j] = mul_add(p00, W0[i, j], W0[i, j])
     S = Sbuf[:m * width].reshape((m, width))
     for which in range(2 if carry_v else 1):
         for q in range(m):

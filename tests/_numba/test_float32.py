@@ -93,18 +93,25 @@ print(json.dumps(report))
 # - a minibatch's weighted mean loss is summed, weighed and scaled in float64 (the unweighted
 #   and weighted epochs are one compiled kernel: an empty weight array means unweighted);
 # - Adam's bias-corrected step size is computed in float64 once a step, as scikit-learn does,
-#   then cast to the parameters' dtype.
+#   then cast to the parameters' dtype;
+# - the delayed epoch's coefficients (powers of the step's 2x2 map on weights and
+#   velocities) are computed in float64 once an epoch, then cast; it follows ||W_t||^2 in
+#   float64 (the objective's L2 term).
 SUMS = {"fadd"}
 OBJECTIVE = {"fadd", "fmul"}                       # summed losses + l2, l1 times their sums
 ADAM_STEP = {"fadd", "fsub", "fmul", "fdiv"}       # lr sqrt(1 - b2^t) / (1 - b1^t)
 WEIGHTED_MEAN = {"fadd", "fmul", "fdiv"}
+STEP_MAP = {"fadd", "fsub", "fmul", "fneg"}        # 1 - e (1 + mu), -e, ... (inlined)
 ALLOWED = {
     "output_loss_grad_kernel": SUMS, "_minibatch_forward": WEIGHTED_MEAN, "_finish": SUMS,
     "batch_output": WEIGHTED_MEAN,  # the weighted mean of _minibatch_forward, also the conv epochs
     "_penalty": OBJECTIVE, "sgd_epoch_kernel": OBJECTIVE,
     # the delayed epoch sums its objective as sgd_epoch_kernel, and follows ||W_t||^2 (L2)
     # through the block in float64; its layers' sums of squares are summed in float64
-    "blocked_sgd_epoch_kernel": OBJECTIVE, "_inner": SUMS, "_decayed_step_transposed": SUMS,
+    "blocked_sgd_epoch_kernel": OBJECTIVE | STEP_MAP, "_inner": SUMS,
+    "_decayed_step_transposed": SUMS,
+    # the step's 2x2 map and its powers, once an epoch, in float64 (see _powers)
+    "_step_map": STEP_MAP, "_powers": STEP_MAP,
     "minibatch_sgd_epoch_kernel": OBJECTIVE | WEIGHTED_MEAN,
     "adam_rate": ADAM_STEP, "adam_epoch_kernel": ADAM_STEP,
     "minibatch_adam_epoch_kernel": ADAM_STEP,
