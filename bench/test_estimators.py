@@ -13,6 +13,11 @@ network exported by :func:`fastnn.onnx.to_onnx` (one thread) and PyTorch eager, 
 Target: at most 4 µs, and at least 3x faster than ONNX Runtime. Pin it to one core
 (``taskset -c 0``).
 
+``sgd1-defaults``: one epoch of ``MLPClassifier((128,), solver="sgd", batch_size=1)`` with
+scikit-learn's other defaults (Nesterov momentum 0.9, alpha 1e-4, learning rate 0.001,
+shuffled) on sgd1's 784-feature float32 rows, examples/s of fastnn's fit (20,000 rows)
+against scikit-learn's (2,000 rows, the same code path per example).
+
 Run: ``python -m pytest bench/test_estimators.py --benchmark-columns=median,iqr,rounds``.
 """
 import pickle
@@ -24,6 +29,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier as SklearnMLP
 
+from bench.conftest import record
 from fastnn.datasets import load_digits
 from fastnn.estimators import MLPClassifier
 
@@ -79,6 +85,32 @@ def test_digits(benchmark, peer):
     benchmark.extra_info.update(accuracy=accuracy, epochs=int(model.n_iter_))
     assert model.n_iter_ == EPOCHS
     assert accuracy >= 0.97 if peer.startswith("fastnn") else accuracy > 0.9
+
+
+SGD1_DEFAULTS_ROWS = {"fastnn": 20_000, "sklearn": 2_000}
+
+
+@pytest.mark.parametrize("peer", list(SGD1_DEFAULTS_ROWS))
+def test_sgd1_defaults(benchmark, data, peer):
+    X, Y = data
+    n = SGD1_DEFAULTS_ROWS[peer]
+    X, y = X[:n], Y[:n].argmax(axis=1)
+    make = MLPClassifier if peer == "fastnn" else SklearnMLP
+
+    def fit():
+        model = make((128,), solver="sgd", batch_size=1, max_iter=1, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return model.fit(X, y)
+
+    if peer == "fastnn":
+        fit()   # compilation (or loading the compiled cache) is not part of the figure
+    benchmark.group = "sgd1-defaults: one epoch, 784-128-10 relu, scikit-learn's SGD defaults"
+    model = benchmark.pedantic(fit, rounds=5 if peer == "fastnn" else 3, iterations=1)
+    rate = n / benchmark.stats.stats.median
+    benchmark.extra_info.update(examples_per_s=rate, rows=n)
+    record("sgd1-defaults", peer, rate)
+    assert model.n_iter_ == 1
 
 
 @pytest.fixture(scope="module")
