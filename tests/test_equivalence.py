@@ -686,6 +686,15 @@ def test_sgd_epoch_decayed_on_a_wide_first_layer(fast, n, l2, momentum, nesterov
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("hidden,act,loss,lr", WIDE_CASES)
+def test_sgd_epoch_with_momentum_and_l2_on_every_wide_network(fast, hidden, act, loss, lr,
+                                                               dtype):
+    # no hidden layer (the first layer is the output), two hidden layers, other losses
+    assert_epochs_agree(fast, "sgd_epoch", wide_problem, (65, hidden, act, loss, dtype), loss,
+                        lr * 0.1, 1e-2, 0.0, 0.9, True, dtype, n_epochs=2)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_sgd_epoch_with_a_tiny_decay_on_a_wide_first_layer(fast, dtype):
     # a decay per step 2 lr l2 = 2e-8 below float32's resolution at 1 (1 - 2e-8 rounds to
     # 1): the delayed epoch must not lose it (momentum 0.9 makes it ten times as strong)
