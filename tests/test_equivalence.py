@@ -639,23 +639,43 @@ def test_sgd_epoch_plain_on_a_wide_first_layer(fast, n, hidden, act, loss, lr, d
                         lr, 0.0, 0.0, 0.0, False, dtype, n_epochs=2)
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_sgd_epoch_plain_on_a_wide_first_layer_with_sample_weights(fast, dtype):
-    X, Y, order, weights, biases, acts = wide_problem(N_EPOCH, (9,), "tanh", "softmax_nll",
-                                                      dtype)
-    sample_weight = rng_for("wide weights").uniform(0.5, 2.0, len(X)).astype(dtype)
-    sample_weight[[0, 5, 40, 41]] = 0  # rows of weight zero do not step
+def assert_wide_epochs_agree(fast, n, dtype, lr, l2, momentum, nesterov, n_epochs=1,
+                             velocity=0.0, sample_weight=None):
+    """``n_epochs`` epochs of ``fast.sgd_epoch`` on the wide (9,)-hidden problem of n rows
+    give the reference's losses, parameters and velocities, the velocities starting at
+    ``velocity`` (minus it for the biases), with ``sample_weight`` when given (the cases
+    assert_epochs_agree does not take)."""
+    X, Y, order, weights, biases, acts = wide_problem(n, (9,), "tanh", "softmax_nll", dtype)
+    weighting = {} if sample_weight is None else {"sample_weight": sample_weight(len(X))}
     results = []
     for module in (R, fast):
         W, b = copies(weights), copies(biases)
-        vW, vb = zeros_like_all(W), zeros_like_all(b)
-        loss = module.sgd_epoch(X, Y, order, W, b, vW, vb, acts, "softmax_nll", 0.05,
-                                sample_weight=sample_weight)
-        results.append((loss, W + b + vW + vb))
+        vW = [np.full_like(w, velocity) for w in W]
+        vb = [np.full_like(c, -velocity) for c in b]
+        losses = [module.sgd_epoch(X, Y, order, W, b, vW, vb, acts, "softmax_nll", lr, l2,
+                                   0.0, momentum, nesterov, **weighting)
+                  for _ in range(n_epochs)]
+        results.append((np.array(losses), W + b + vW + vb))
     (loss_ref, arrays_ref), (loss, arrays) = results
-    assert_equivalent(np.array([loss]), np.array([loss_ref]), dtype)
+    assert_equivalent(loss, loss_ref, dtype)
     for got, want in zip(arrays, arrays_ref):
         assert_equivalent(got, want)
+
+
+def wide_sample_weights(dtype):
+    """Weights in [0.5, 2) for n rows, rows 0, 5, 40 and 41 of weight zero."""
+    def make(n):
+        sample_weight = rng_for("wide weights").uniform(0.5, 2.0, n).astype(dtype)
+        sample_weight[[0, 5, 40, 41]] = 0
+        return sample_weight
+    return make
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sgd_epoch_plain_on_a_wide_first_layer_with_sample_weights(fast, dtype):
+    # rows of weight zero do not step
+    assert_wide_epochs_agree(fast, N_EPOCH, dtype, 0.05, 0.0, 0.0, False,
+                             sample_weight=wide_sample_weights(dtype))
 
 
 # L2 and momentum are linear in the weights and velocities: the delayed epoch carries them
@@ -669,20 +689,8 @@ DECAYED_RULES = [(1e-2, 0.0, False), (0.0, 0.9, False), (0.0, 0.9, True), (1e-2,
 @pytest.mark.parametrize("l2,momentum,nesterov", DECAYED_RULES)
 @pytest.mark.parametrize("n", WIDE_LENGTHS)
 def test_sgd_epoch_decayed_on_a_wide_first_layer(fast, n, l2, momentum, nesterov, dtype):
-    X, Y, order, weights, biases, acts = wide_problem(n, (9,), "tanh", "softmax_nll", dtype)
-    results = []
-    for module in (R, fast):
-        W, b = copies(weights), copies(biases)
-        vW = [np.full_like(w, 0.01) for w in W]
-        vb = [np.full_like(c, -0.01) for c in b]
-        losses = [module.sgd_epoch(X, Y, order, W, b, vW, vb, acts, "softmax_nll",
-                                   0.05 * (1 - momentum), l2, 0.0, momentum, nesterov)
-                  for _ in range(2)]
-        results.append((np.array(losses), W + b + vW + vb))
-    (loss_ref, arrays_ref), (loss, arrays) = results
-    assert_equivalent(loss, loss_ref, dtype)
-    for got, want in zip(arrays, arrays_ref):
-        assert_equivalent(got, want)
+    assert_wide_epochs_agree(fast, n, dtype, 0.05 * (1 - momentum), l2, momentum, nesterov,
+                             n_epochs=2, velocity=0.01)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -698,37 +706,14 @@ def test_sgd_epoch_with_momentum_and_l2_on_every_wide_network(fast, hidden, act,
 def test_sgd_epoch_with_a_tiny_decay_on_a_wide_first_layer(fast, dtype):
     # a decay per step 2 lr l2 = 2e-8 below float32's resolution at 1 (1 - 2e-8 rounds to
     # 1): the delayed epoch must not lose it (momentum 0.9 makes it ten times as strong)
-    X, Y, order, weights, biases, acts = wide_problem(197, (9,), "tanh", "softmax_nll", dtype)
-    results = []
-    for module in (R, fast):
-        W, b = copies(weights), copies(biases)
-        vW, vb = zeros_like_all(W), zeros_like_all(b)
-        losses = [module.sgd_epoch(X, Y, order, W, b, vW, vb, acts, "softmax_nll", 1e-3,
-                                   1e-5, 0.0, 0.9, True) for _ in range(20)]
-        results.append((np.array(losses), W + b + vW + vb))
-    (loss_ref, arrays_ref), (loss, arrays) = results
-    assert_equivalent(loss, loss_ref, dtype)
-    for got, want in zip(arrays, arrays_ref):
-        assert_equivalent(got, want)
+    assert_wide_epochs_agree(fast, 197, dtype, 1e-3, 1e-5, 0.9, True, n_epochs=20)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_sgd_epoch_with_momentum_on_a_wide_first_layer_with_sample_weights(fast, dtype):
-    X, Y, order, weights, biases, acts = wide_problem(N_EPOCH, (9,), "tanh", "softmax_nll",
-                                                      dtype)
-    sample_weight = rng_for("wide weights").uniform(0.5, 2.0, len(X)).astype(dtype)
-    sample_weight[[0, 5, 40, 41]] = 0  # rows of weight zero still decay and accelerate
-    results = []
-    for module in (R, fast):
-        W, b = copies(weights), copies(biases)
-        vW, vb = zeros_like_all(W), zeros_like_all(b)
-        loss = module.sgd_epoch(X, Y, order, W, b, vW, vb, acts, "softmax_nll", 0.01, 1e-2,
-                                0.0, 0.8, True, sample_weight=sample_weight)
-        results.append((loss, W + b + vW + vb))
-    (loss_ref, arrays_ref), (loss, arrays) = results
-    assert_equivalent(np.array([loss]), np.array([loss_ref]), dtype)
-    for got, want in zip(arrays, arrays_ref):
-        assert_equivalent(got, want)
+    # rows of weight zero still decay and accelerate
+    assert_wide_epochs_agree(fast, N_EPOCH, dtype, 0.01, 1e-2, 0.8, True,
+                             sample_weight=wide_sample_weights(dtype))
 
 
 @pytest.mark.skipif("numba" not in COMPILED_BACKENDS, reason="numba is not installed")

@@ -78,29 +78,35 @@ def _restore(weights, n_layers, WT, offsets):
 
 
 @jit
+def _row_dot(a, U, r):
+    """a . U[r, :], in eight interleaved partial sums (one chain of dependent multiply-adds
+    would wait on each addition's latency: LLVM does not reassociate a float sum to
+    vectorise it)."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = type(a[0])(0)
+    n = a.shape[0]
+    i = 0
+    while i + 8 <= n:
+        s0 = mul_add(a[i], U[r, i], s0)
+        s1 = mul_add(a[i + 1], U[r, i + 1], s1)
+        s2 = mul_add(a[i + 2], U[r, i + 2], s2)
+        s3 = mul_add(a[i + 3], U[r, i + 3], s3)
+        s4 = mul_add(a[i + 4], U[r, i + 4], s4)
+        s5 = mul_add(a[i + 5], U[r, i + 5], s5)
+        s6 = mul_add(a[i + 6], U[r, i + 6], s6)
+        s7 = mul_add(a[i + 7], U[r, i + 7], s7)
+        i += 8
+    while i < n:
+        s0 = mul_add(a[i], U[r, i], s0)
+        i += 1
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@jit
 def _forward_transposed(h, T, b, code, out):
-    """out = g(b + h W) with W^T = T (n_out, n_in): one inner product per output, summed in
-    eight interleaved partial sums (one chain of dependent multiply-adds would wait on each
-    addition's latency: LLVM does not reassociate a float sum to vectorise it)."""
-    n_out, n_in = T.shape
-    zero = type(b[0])(0)
-    for j in range(n_out):
-        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = zero
-        i = 0
-        while i + 8 <= n_in:
-            s0 = mul_add(h[i], T[j, i], s0)
-            s1 = mul_add(h[i + 1], T[j, i + 1], s1)
-            s2 = mul_add(h[i + 2], T[j, i + 2], s2)
-            s3 = mul_add(h[i + 3], T[j, i + 3], s3)
-            s4 = mul_add(h[i + 4], T[j, i + 4], s4)
-            s5 = mul_add(h[i + 5], T[j, i + 5], s5)
-            s6 = mul_add(h[i + 6], T[j, i + 6], s6)
-            s7 = mul_add(h[i + 7], T[j, i + 7], s7)
-            i += 8
-        while i < n_in:
-            s0 = mul_add(h[i], T[j, i], s0)
-            i += 1
-        out[j] = b[j] + (((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7)))
+    """out = g(b + h W) with W^T = T (n_out, n_in): one inner product per output
+    (:func:`_row_dot`)."""
+    for j in range(T.shape[0]):
+        out[j] = b[j] + _row_dot(h, T, j)
     activate_inplace(out, code)
 
 
@@ -198,25 +204,6 @@ def _inner(A, B, acc):
     for j in range(n_out):
         total += acc[j]
     return total
-
-
-@jit
-def _row_dot(a, U, r):
-    """a . U[r, :], in four interleaved partial sums (one chain of dependent multiply-adds
-    would wait on each one's latency)."""
-    s0 = s1 = s2 = s3 = type(a[0])(0)
-    n = a.shape[0]
-    j = 0
-    while j + 4 <= n:
-        s0 = mul_add(a[j], U[r, j], s0)
-        s1 = mul_add(a[j + 1], U[r, j + 1], s1)
-        s2 = mul_add(a[j + 2], U[r, j + 2], s2)
-        s3 = mul_add(a[j + 3], U[r, j + 3], s3)
-        j += 4
-    while j < n:
-        s0 = mul_add(a[j], U[r, j], s0)
-        j += 1
-    return (s0 + s1) + (s2 + s3)
 
 
 @jit
