@@ -19,19 +19,25 @@ FLAGS = (["-O3", "-ffp-contract=off", "-fno-trapping-math", "-funroll-loops"] if
 # the epoch and risk kernels are built twice on x86-64: for any CPU, and for CPUs with AVX2
 # (chosen at import by fastnn._cython, so a wheel runs on any x86-64 machine)
 AVX2 = UNIX and platform.machine().lower() in ("x86_64", "amd64")
+# the minibatch epochs split a batch across OpenMP threads (Cython's prange): compiled and
+# linked with OpenMP
+OPENMP_COMPILE = ["-fopenmp"] if UNIX else ["/openmp"]
+OPENMP_LINK = ["-fopenmp"] if UNIX else []
 
 
-def extension(name, extra_flags=()):
+def extension(name, extra_flags=(), openmp=False):
     return Extension(f"fastnn._cython.{name}", [f"fastnn/_cython/{name}.pyx"],
                      include_dirs=[np.get_include()],
                      define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-                     extra_compile_args=FLAGS + list(extra_flags))
+                     extra_compile_args=FLAGS + list(extra_flags)
+                     + (OPENMP_COMPILE if openmp else []),
+                     extra_link_args=OPENMP_LINK if openmp else [])
 
 
-extensions = [extension(name)
+extensions = [extension(name, openmp=name == "_epochs")
               for name in ("_layers", "_epochs", "_perceptron", "_risk", "_conv", "_sparse")]
 if AVX2:
-    extensions.append(extension("_epochs_avx2", ["-mavx2"]))
+    extensions.append(extension("_epochs_avx2", ["-mavx2"], openmp=True))
     extensions.append(extension("_risk_avx2", ["-mavx2"]))
 
 setup(ext_modules=cythonize(extensions, compiler_directives={"language_level": "3"}))

@@ -24,11 +24,11 @@ forward                  X, weights, biases (tuples), codes, loss, out
 sgd_epoch                X, Y, order, weights, biases, vel_W, vel_b (tuples), codes, loss, lr, l2,
                          l1, momentum, nesterov, sample_weight (None or 1-D), alpha -> summed
                          objective
-minibatch_sgd_epoch      the same, then batch_size -> summed objective
+minibatch_sgd_epoch      the same, then batch_size, n_threads -> summed objective
 adam_epoch               X, Y, order, weights, biases, m_W, m_b, v_W, v_b (tuples), codes, loss,
                          lr, l2, l1, beta_1, beta_2, epsilon, t, sample_weight, alpha -> summed
                          objective
-minibatch_adam_epoch     the same, then batch_size -> summed objective
+minibatch_adam_epoch     the same, then batch_size, n_threads -> summed objective
 perceptron_epoch         X, y, w, b -> number of updates
 conv2d_forward           x, W, b, stride, padding, out
 conv2d_backward_input    grad_out, W, stride, padding, out (zeroed by the kernel)
@@ -45,8 +45,17 @@ sparse_epoch             data, indices, indptr, Y, order, weights, biases, vel_W
                          and ``sparse_minibatch_sgd_epoch``)
 sparse_perceptron_epoch  data, indices, indptr, y, w, b -> number of updates
 =======================  ========================================================================
+
+With ``n_threads`` T > 1 a minibatch kernel splits every batch across T threads: part t
+of a batch of m rows, rows (t m) // T to ((t + 1) m) // T, goes forward and back on its own
+thread, and the parameters' gradients and steps are shared out too, each sum computed in an
+order fixed by T (numba: :mod:`fastnn._numba.threads`; Cython: ``_epochs.pyx``). So the
+epoch takes the serial epoch's steps up to rounding, with the same bits for a given T. A
+per-example epoch with T > 1 is run here (:func:`hogwild`), never by a kernel.
 """
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -64,6 +73,25 @@ def _code_array(act_codes: tuple) -> np.ndarray:
         if len(_CODE_ARRAYS) < 256:
             _CODE_ARRAYS[act_codes] = found
     return found
+
+
+def hogwild(run, order, n_threads):
+    """Hogwild! (Recht et al., 2011): the per-example epoch over ``order`` split into
+    ``n_threads`` contiguous slices, ``run(slice)`` on each in its own thread at the same
+    time, every thread stepping the shared parameters without locks. ``run`` must release
+    the GIL (the compiled epoch kernels do). Returns the sum of the slices' results. With
+    more than one slice the steps interleave as the threads happen to run: not
+    reproducible, and a step may overwrite another thread's concurrent step of the same
+    weight; one thread is the serial epoch."""
+    n = order.shape[0]
+    parts = [order[(t * n) // n_threads:((t + 1) * n) // n_threads] for t in range(n_threads)]
+    parts = [part for part in parts if part.shape[0]]
+    if len(parts) <= 1:
+        return run(order)
+    with ThreadPoolExecutor(len(parts) - 1, thread_name_prefix="fastnn-hogwild") as pool:
+        others = [pool.submit(run, part) for part in parts[1:]]
+        total = run(parts[0])
+        return total + sum(other.result() for other in others)
 
 
 class CompiledOps:
@@ -142,66 +170,88 @@ class CompiledOps:
                               out)
         return out
 
-    def _epoch(self, kernel, e, *extra):
+    def _epoch(self, kernel, e, *extra, n_threads=1):
+        """``kernel`` over ``e``'s order: in one call, or per-example (no ``extra``) over
+        ``n_threads`` Hogwild slices."""
         if e.order.shape[0] == 0:
             return 0.0
-        total = kernel(e.X, e.Y, e.order, tuple(e.weights), tuple(e.biases), tuple(e.vel_W),
-                       tuple(e.vel_b), _code_array(e.activations), e.loss, e.lr, e.l2, e.l1,
-                       e.momentum, e.nesterov, e.sample_weight, e.alpha, *extra)
+        args = (tuple(e.weights), tuple(e.biases), tuple(e.vel_W), tuple(e.vel_b),
+                _code_array(e.activations), e.loss, e.lr, e.l2, e.l1, e.momentum, e.nesterov,
+                e.sample_weight, e.alpha, *extra)
+        if extra:
+            total = kernel(e.X, e.Y, e.order, *args)
+        else:
+            total = hogwild(lambda order: kernel(e.X, e.Y, order, *args), e.order, n_threads)
         return float(total) / e.order.shape[0]
 
     def sgd_epoch(self, X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr,
-                  l2=0.0, l1=0.0, momentum=0.0, nesterov=False, sample_weight=None, alpha=0.0):
+                  l2=0.0, l1=0.0, momentum=0.0, nesterov=False, sample_weight=None, alpha=0.0,
+                  n_threads=1):
         """One epoch of per-example SGD over the rows ``order``, in one compiled call;
         parameters and velocities are updated in place. Returns the mean over the examples of
         the objective l + l2 Omega_2 + l1 Omega_1, each measured with the parameters before
         the update it causes. ``sample_weight`` and ``alpha`` act as in the reference's
-        :func:`fastnn.reference.sgd_epoch`."""
+        :func:`fastnn.reference.sgd_epoch`. ``n_threads`` > 1 runs the epoch Hogwild (see
+        :func:`hogwild`: not reproducible)."""
         e = contract.check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
                                  lr, l2, l1, momentum, nesterov, sample_weight, alpha)
-        return self._epoch(self._kernels.sgd_epoch, e)
+        return self._epoch(self._kernels.sgd_epoch, e,
+                           n_threads=contract.check_threads(n_threads))
 
     def minibatch_sgd_epoch(self, X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
                             lr, l2=0.0, l1=0.0, momentum=0.0, nesterov=False, batch_size=32,
-                            sample_weight=None, alpha=0.0):
+                            sample_weight=None, alpha=0.0, n_threads=1):
         """One epoch of minibatch SGD: the rows of ``order`` ``batch_size`` at a time (the last
         batch may be smaller), each step with the gradient averaged over the batch (weighted:
-        see ``sgd_epoch``), in one compiled call. Returns the mean per-example objective."""
+        see ``sgd_epoch``), in one compiled call, each batch split across ``n_threads``
+        threads (the same bits for a given number). Returns the mean per-example objective."""
         e = contract.check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
                                  lr, l2, l1, momentum, nesterov, sample_weight, alpha)
         batch_size = contract.check_batch_size(batch_size)
-        return self._epoch(self._kernels.minibatch_sgd_epoch, e, batch_size)
+        return self._epoch(self._kernels.minibatch_sgd_epoch, e, batch_size,
+                           contract.check_threads(n_threads))
 
-    def _adam(self, kernel, e, *extra):
+    def _adam(self, kernel, e, *extra, n_threads=1):
+        """``kernel`` over ``e``'s order: in one call, or per-example (no ``extra``) over
+        ``n_threads`` Hogwild slices (the step count t shared: each slice counts from it)."""
         if e.order.shape[0] == 0:
             return 0.0
-        total = kernel(e.X, e.Y, e.order, tuple(e.weights), tuple(e.biases), tuple(e.m_W),
-                       tuple(e.m_b), tuple(e.v_W), tuple(e.v_b), _code_array(e.activations),
-                       e.loss, e.lr, e.l2, e.l1, e.beta_1, e.beta_2, e.epsilon, e.t,
-                       e.sample_weight, e.alpha, *extra)
+        args = (tuple(e.weights), tuple(e.biases), tuple(e.m_W), tuple(e.m_b), tuple(e.v_W),
+                tuple(e.v_b), _code_array(e.activations), e.loss, e.lr, e.l2, e.l1, e.beta_1,
+                e.beta_2, e.epsilon)
+        if extra:
+            total = kernel(e.X, e.Y, e.order, *args, e.t, e.sample_weight, e.alpha, *extra)
+        else:
+            total = hogwild(lambda order: kernel(e.X, e.Y, order, *args, e.t, e.sample_weight,
+                                                 e.alpha), e.order, n_threads)
         return float(total) / e.order.shape[0]
 
     def adam_epoch(self, X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activations, loss,
                    lr, l2=0.0, l1=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8, t=0,
-                   sample_weight=None, alpha=0.0):
+                   sample_weight=None, alpha=0.0, n_threads=1):
         """One epoch of per-example Adam over the rows ``order`` in one compiled call, ``t``
         steps taken before; parameters and moments are updated in place. Returns the mean
-        per-example objective (see ``sgd_epoch``)."""
+        per-example objective (see ``sgd_epoch``). ``n_threads`` > 1 runs it Hogwild (see
+        :func:`hogwild`), each thread's bias correction counting its own steps from ``t``."""
         e = contract.check_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b,
                                       activations, loss, lr, l2, l1, beta_1, beta_2, epsilon, t,
                                       sample_weight, alpha)
-        return self._adam(self._kernels.adam_epoch, e)
+        return self._adam(self._kernels.adam_epoch, e,
+                          n_threads=contract.check_threads(n_threads))
 
     def minibatch_adam_epoch(self, X, Y, order, weights, biases, m_W, m_b, v_W, v_b,
                              activations, loss, lr, l2=0.0, l1=0.0, beta_1=0.9, beta_2=0.999,
-                             epsilon=1e-8, t=0, batch_size=32, sample_weight=None, alpha=0.0):
+                             epsilon=1e-8, t=0, batch_size=32, sample_weight=None, alpha=0.0,
+                             n_threads=1):
         """One epoch of minibatch Adam (one step a batch of ``batch_size`` rows of ``order``),
-        in one compiled call. Returns the mean per-example objective (see ``sgd_epoch``)."""
+        in one compiled call, each batch split across ``n_threads`` threads (as
+        ``minibatch_sgd_epoch``). Returns the mean per-example objective (see ``sgd_epoch``)."""
         e = contract.check_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b,
                                       activations, loss, lr, l2, l1, beta_1, beta_2, epsilon, t,
                                       sample_weight, alpha)
         batch_size = contract.check_batch_size(batch_size)
-        return self._adam(self._kernels.minibatch_adam_epoch, e, batch_size)
+        return self._adam(self._kernels.minibatch_adam_epoch, e, batch_size,
+                          contract.check_threads(n_threads))
 
     def perceptron_epoch(self, X, y, w, b):
         """One pass over the rows of X, in place on ``w`` (d,) and ``b`` (1,):
@@ -320,35 +370,44 @@ class CompiledOps:
                                      tuple(biases), _code_array(act_codes), loss, out)
         return out
 
-    def _sparse_epoch(self, e, batch_size):
+    def _sparse_epoch(self, e, batch_size, n_threads=1):
+        """The sparse kernel over ``e``'s order: per-example (``batch_size`` 1) over
+        ``n_threads`` Hogwild slices, minibatch in one serial call."""
         if e.order.shape[0] == 0:
             return 0.0
-        total = self._kernels.sparse_epoch(
-            e.X.data, e.X.indices, e.X.indptr, e.Y, e.order, tuple(e.weights), tuple(e.biases),
-            tuple(e.vel_W), tuple(e.vel_b), _code_array(e.activations), e.loss, e.lr, e.l2,
-            e.l1, e.momentum, e.nesterov, e.sample_weight, e.alpha, batch_size)
+
+        def run(order):
+            return self._kernels.sparse_epoch(
+                e.X.data, e.X.indices, e.X.indptr, e.Y, order, tuple(e.weights),
+                tuple(e.biases), tuple(e.vel_W), tuple(e.vel_b), _code_array(e.activations),
+                e.loss, e.lr, e.l2, e.l1, e.momentum, e.nesterov, e.sample_weight, e.alpha,
+                batch_size)
+        total = run(e.order) if batch_size > 1 else hogwild(run, e.order, n_threads)
         return float(total) / e.order.shape[0]
 
     def sparse_sgd_epoch(self, X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
                          lr, l2=0.0, l1=0.0, momentum=0.0, nesterov=False, sample_weight=None,
-                         alpha=0.0):
+                         alpha=0.0, n_threads=1):
         """``sgd_epoch`` with X a scipy.sparse matrix: the same steps and result, each step's
         cost in the row's nonzeros when it can be deferred exactly (see
-        :mod:`fastnn._numba.sparse`)."""
+        :mod:`fastnn._numba.sparse`); ``n_threads`` > 1 runs it Hogwild, as ``sgd_epoch``."""
         e = contract.check_sparse_epoch(X, Y, order, weights, biases, vel_W, vel_b,
                                         activations, loss, lr, l2, l1, momentum, nesterov,
                                         sample_weight, alpha)
-        return self._sparse_epoch(e, 1)
+        return self._sparse_epoch(e, 1, contract.check_threads(n_threads))
 
     def sparse_minibatch_sgd_epoch(self, X, Y, order, weights, biases, vel_W, vel_b,
                                    activations, loss, lr, l2=0.0, l1=0.0, momentum=0.0,
                                    nesterov=False, batch_size=32, sample_weight=None,
-                                   alpha=0.0):
-        """``minibatch_sgd_epoch`` with X a scipy.sparse matrix: the same steps and result."""
+                                   alpha=0.0, n_threads=1):
+        """``minibatch_sgd_epoch`` with X a scipy.sparse matrix: the same steps and result,
+        computed by one thread whatever ``n_threads`` (checked all the same)."""
         e = contract.check_sparse_epoch(X, Y, order, weights, biases, vel_W, vel_b,
                                         activations, loss, lr, l2, l1, momentum, nesterov,
                                         sample_weight, alpha)
-        return self._sparse_epoch(e, contract.check_batch_size(batch_size))
+        batch_size = contract.check_batch_size(batch_size)
+        contract.check_threads(n_threads)
+        return self._sparse_epoch(e, batch_size)
 
     def sparse_perceptron_epoch(self, X, y, w, b):
         """``perceptron_epoch`` with X a scipy.sparse matrix: each test and update over the

@@ -361,6 +361,14 @@ def check_batch_size(batch_size) -> int:
     return int(batch_size)
 
 
+def check_threads(n_threads) -> int:
+    """A positive integer number of threads for an epoch (1: serial)."""
+    if (isinstance(n_threads, (bool, np.bool_))
+            or not isinstance(n_threads, (int, np.integer)) or n_threads < 1):
+        raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
+    return int(n_threads)
+
+
 def _check_epoch_data(X, Y, order, weights, biases, activations, loss, sparse=False):
     """What every epoch checks: X (n, d) and Y (n, outputs) finite, ``order`` integer row
     indices of X, the network's shapes, parameters updated in place (one float dtype).

@@ -21,6 +21,9 @@ sgd_epoch                 one epoch of per-example SGD; returns the mean over th
 minibatch_sgd_epoch       one epoch of minibatch SGD, returns the same mean
 adam_epoch                one epoch of per-example Adam, returns the same mean
 minibatch_adam_epoch      one epoch of minibatch Adam, returns the same mean
+                          (the four epochs take n_threads: a minibatch epoch splits each
+                          batch across the threads, a per-example one runs Hogwild!; the
+                          reference computes on one thread)
 perceptron_epoch          one epoch of the perceptron algorithm, returns the number of updates
 conv2d_forward            out = b + the correlation of images x with W (out, in, kh, kw), the same
                           weights at every position, given stride and zero padding

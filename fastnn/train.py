@@ -205,13 +205,18 @@ class SGDSolver:
     def learning_rate(self):
         return self.schedule.learning_rate
 
-    def run(self, ops, net, X, Y, l2, l1, batch_size, sample_weight=None, alpha=0.0):
-        """One call over all the rows of (X, Y) in order; returns the mean objective."""
+    def run(self, ops, net, X, Y, l2, l1, batch_size, sample_weight=None, alpha=0.0,
+            n_threads=1):
+        """One call over all the rows of (X, Y) in order; returns the mean objective. With
+        ``n_threads`` > 1 a minibatch call splits each batch across the threads, a
+        per-example call runs Hogwild (see :func:`fastnn._compiled.hogwild`); the backend's
+        sparse minibatch epochs run on one thread."""
         args = (X, Y, np.arange(X.shape[0], dtype=np.int64), net.weights, net.biases, net.vel_W,
                 net.vel_b, list(net.activations), net.loss, self.schedule.learning_rate, l2, l1,
                 self.momentum, self.nesterov)
         weighting = {} if sample_weight is None else dict(sample_weight=sample_weight,
                                                          alpha=alpha)
+        weighting["n_threads"] = n_threads
         if is_sparse(X):  # the first layer from the nonzeros (the backend's sparse epochs)
             if batch_size == 1:
                 return ops.sparse_sgd_epoch(*args, **weighting)
@@ -236,21 +241,25 @@ class AdamSolver:
         self.learning_rate = float(learning_rate_init)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
-    def run(self, ops, net, X, Y, l2, l1, batch_size, sample_weight=None, alpha=0.0):
-        """One call over all the rows of (X, Y) in order; returns the mean objective.
+    def run(self, ops, net, X, Y, l2, l1, batch_size, sample_weight=None, alpha=0.0,
+            n_threads=1):
+        """One call over all the rows of (X, Y) in order; returns the mean objective
+        (``n_threads`` as :meth:`SGDSolver.run`).
 
         Adam has no sparse kernel (its step moves every weight: the moments of a weight whose
         input is zero still change it), so a sparse X is expanded to dense rows a slice of at
         most :data:`DENSE_SLICE_BYTES` (and at least one batch) at a time, each slice a whole
         number of batches: the same steps as one dense call, never the whole matrix dense."""
         if is_sparse(X):
-            return self._run_densified(ops, net, X, Y, l2, l1, batch_size, sample_weight, alpha)
+            return self._run_densified(ops, net, X, Y, l2, l1, batch_size, sample_weight, alpha,
+                                       n_threads)
         n = X.shape[0]
         args = (X, Y, np.arange(n, dtype=np.int64), net.weights, net.biases, net.vel_W,
                 net.vel_b, net.sq_W, net.sq_b, list(net.activations), net.loss,
                 self.learning_rate, l2, l1, self.beta_1, self.beta_2, self.epsilon, net.steps)
         weighting = {} if sample_weight is None else dict(sample_weight=sample_weight,
                                                          alpha=alpha)
+        weighting["n_threads"] = n_threads
         if batch_size == 1:
             value = ops.adam_epoch(*args, **weighting)
         else:
@@ -258,7 +267,8 @@ class AdamSolver:
         net.steps += -(-n // batch_size)
         return value
 
-    def _run_densified(self, ops, net, X, Y, l2, l1, batch_size, sample_weight, alpha):
+    def _run_densified(self, ops, net, X, Y, l2, l1, batch_size, sample_weight, alpha,
+                       n_threads):
         n = X.shape[0]
         row = X.shape[1] * X.dtype.itemsize
         step = max(1, DENSE_SLICE_BYTES // max(1, row) // batch_size) * batch_size
@@ -267,7 +277,7 @@ class AdamSolver:
             part = slice(start, min(n, start + step))
             weights = None if sample_weight is None else sample_weight[part]
             value = self.run(ops, net, X[part].toarray(), Y[part], l2, l1, batch_size,
-                             weights, alpha)
+                             weights, alpha, n_threads)
             total += float(value) * (part.stop - part.start)
         return total / n if n else 0.0
 
@@ -332,7 +342,7 @@ def _calls(n, batch_size, slicer):
 
 
 def run_epoch(solver, ops, net, X, Y, order, batch_size, l2=0.0, alpha=0.0, l1=0.0, *,
-              rows=None, slicer=None, sample_weight=None):
+              rows=None, slicer=None, sample_weight=None, n_threads=1):
     """One epoch through the backend ``ops``'s fused epochs, in slices; returns the mean
     per-example objective (loss plus regulariser, see the contract's ``sgd_epoch``).
 
@@ -348,6 +358,7 @@ def run_epoch(solver, ops, net, X, Y, order, batch_size, l2=0.0, alpha=0.0, l1=0
     With ``sample_weight`` (one weight per row of ``X``), each slice's weights go to the
     backend, which weighs the rows and divides by each batch's weight sum S, alpha's term
     included (its L2 coefficient l2 + alpha / (2 S), see the contract's ``sgd_epoch``).
+    ``n_threads`` goes to every backend call (see :meth:`SGDSolver.run`).
     """
     n = len(order)
     if slicer is None:
@@ -358,10 +369,10 @@ def run_epoch(solver, ops, net, X, Y, order, batch_size, l2=0.0, alpha=0.0, l1=0
         began = time.perf_counter()
         if sample_weight is None:
             value = solver.run(ops, net, X[picked], Y[picked], l2 + alpha / (2.0 * size), l1,
-                               size)
+                               size, n_threads=n_threads)
         else:
             value = solver.run(ops, net, X[picked], Y[picked], l2, l1, size,
-                               sample_weight[picked], alpha)
+                               sample_weight[picked], alpha, n_threads=n_threads)
         if size == batch_size:
             slicer.took(time.perf_counter() - began, stop - start)
         total += float(value) * (stop - start)
@@ -374,7 +385,7 @@ def run_epochs(ops, net, X, Y, *, max_epochs, history, schedule=None, rng=None, 
                orders=None, batch_size=1, l2=0.0, alpha=0.0, l1=0.0, momentum=0.0,
                nesterov=False, shuffle=True, tol=1e-4, n_iter_no_change=10, stop_early=True,
                validation_score=None, callbacks=(), verbose=False, rows=None,
-               sample_weight=None):
+               sample_weight=None, n_threads=1):
     """Train ``net`` in place for up to ``max_epochs`` epochs; return True when a stopping
     rule ended training before ``max_epochs`` (the run "converged"), False otherwise.
 
@@ -428,6 +439,10 @@ def run_epochs(ops, net, X, Y, *, max_epochs, history, schedule=None, rng=None, 
         validation set needs no copy of the training rows.
     sample_weight : ndarray or None
         One weight >= 0 per row of ``X`` (None: all 1), see :func:`run_epoch`.
+    n_threads : int
+        Threads of the backend's epochs: minibatch epochs split each batch across them (the
+        same result for a given number), per-example epochs run Hogwild (not
+        reproducible); 1 is serial.
 
     Raises
     ------
@@ -463,7 +478,8 @@ def run_epochs(ops, net, X, Y, *, max_epochs, history, schedule=None, rng=None, 
             # overflow is reported below as a TrainingDivergedError, not as NumPy warnings
             with np.errstate(over="ignore", invalid="ignore"):
                 loss = run_epoch(solver, ops, net, X, Y, order, batch_size, l2, alpha, l1,
-                                 rows=rows, slicer=slicer, sample_weight=sample_weight)
+                                 rows=rows, slicer=slicer, sample_weight=sample_weight,
+                                 n_threads=n_threads)
             seconds = time.perf_counter() - start
             if not (np.isfinite(loss) and net.is_finite()):
                 net.restore(interrupted_epoch[0])

@@ -207,10 +207,13 @@ class BoxSteps:
     def on_plateau(self):
         return self.solver.on_plateau()
 
-    def run(self, ops, net, X, Y, l2, l1, batch_size, sample_weight=None, alpha=0.0):
+    def run(self, ops, net, X, Y, l2, l1, batch_size, sample_weight=None, alpha=0.0,
+            n_threads=1):
         """Steps over the rows of (X, Y) in order, ``batch_size`` rows each (the last may be
         smaller); returns the mean objective as the fused epochs do: each step's (weighted)
         mean loss plus its regulariser, at the parameters before the step, once per row.
+        The steps run on one thread whatever ``n_threads`` (the boxes and the convolutional
+        epochs have no threaded kernels).
 
         ``l2`` and ``l1`` are the step's coefficients on the decayed parameters; with
         ``sample_weight`` a step over the rows I also adds alpha / (2 S_I) to ``l2`` and

@@ -78,7 +78,8 @@ def test_batch_size_chooses_the_kernel(batch_size, kernel):
     kernels = RecordingKernels([1.0, 0.9] * calls_per_epoch)
     train(network(), X, Y, kernels, max_epochs=2, batch_size=batch_size)
     assert [c[0] for c in kernels.calls] == [kernel] * 2 * calls_per_epoch
-    sizes = [{}] if batch_size == 1 else [{"batch_size": 7}, {"batch_size": 4}]
+    sizes = ([{"n_threads": 1}] if batch_size == 1
+             else [{"batch_size": 7, "n_threads": 1}, {"batch_size": 4, "n_threads": 1}])
     assert [c[4] for c in kernels.calls] == sizes * 2
     assert [len(c[5]) for c in kernels.calls] == ([60] if batch_size == 1 else [56, 4]) * 2
 

@@ -9,6 +9,11 @@ once per call, before the loop. Nothing is allocated per example and nothing rai
 Sample weights and ``alpha`` follow the reference's rules (:mod:`fastnn.reference.mlp`): a
 step's summed gradient of weighted rows is divided by their weight sum S, its L2 coefficient
 is l2 + alpha / (2 S). The weights arrive as a pointer, NULL without weights.
+
+The minibatch epochs take ``n_threads`` T: with T = 1 the serial loop; with T > 1 every batch
+is split into T contiguous parts, each part's forward pass, backward pass and summed
+parameter gradients computed by its own OpenMP thread in its own buffers, the parts'
+gradients then summed in part order (the same bits for a given T) before the step.
 """
 import numpy as np
 
@@ -17,6 +22,7 @@ from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cython cimport floating
 from libc.stdint cimport int64_t
 from libc.string cimport memcpy
+from cython.parallel cimport prange
 
 from fastnn._cython._primitives cimport (
     activate_vector, adam_rate, adam_step_vector, derivative, gemm, output_function_row,
@@ -561,22 +567,342 @@ cdef double _minibatch_epoch(const floating* X, const floating* Y, const int64_t
     return total
 
 
+# ----------------------------------------------------------------------------- threaded minibatch
+
+
+cdef struct Parts:
+    # the buffers of the T parts of a batch (n_threads T > 1), each part's own: its gathered
+    # rows, its layer outputs A[1..L] (at A[t (L + 1) + k]), its output f, the gradients at a
+    # layer and below it, and its partial parameter gradients of every layer (PW[t L + k],
+    # Pb[t L + k]); its loss sum (double) and weight sum (in floating, stored exactly as
+    # double); one penalty accumulator (widest long) for the serial part of a batch
+    Py_ssize_t T
+    void** X_batch
+    void** Y_batch
+    void** f
+    void** grad
+    void** grad_below
+    void** A
+    void** PW
+    void** Pb
+    double* loss_sum
+    double* weight_sum
+    void* acc
+
+
+cdef enum:
+    # parameters per block of the threaded step: the parts' gradients of a block are summed,
+    # then the block takes its step while the sum is in cache
+    STEP_BLOCK = 2048
+
+
+cdef inline Py_ssize_t _cache_lines(Py_ssize_t count, Py_ssize_t itemsize) noexcept:
+    """The bytes of ``count`` items rounded up to whole 64-byte lines: every buffer of a part
+    starts on its own cache line, so that no two threads write to one line."""
+    return (count * itemsize + 63) // 64 * 64
+
+
+cdef class _PartBuffers:
+    """The buffers of a threaded minibatch epoch (:c:type:`Parts`), allocated once per call:
+    T parts of ceil(rows / T) rows each, in one array."""
+    cdef object work
+    cdef void** pointers
+    cdef double* sums
+    cdef Parts parts
+
+    def __cinit__(self, _Network net, Py_ssize_t batch_size, Py_ssize_t n_order,
+                  Py_ssize_t n_parts, dtype):
+        cdef Py_ssize_t k, t, L = net.layers.n_layers, width = net.layers.widest
+        cdef Py_ssize_t T = n_parts
+        cdef Py_ssize_t rows = (max(1, min(batch_size, n_order)) + T - 1) // T
+        cdef Py_ssize_t itemsize = np.dtype(dtype).itemsize, per_part = 0, at
+        cdef Py_ssize_t* n = net.layers.sizes
+        cdef char* base
+        per_part += _cache_lines(rows * n[0], itemsize) + 2 * _cache_lines(rows * n[L], itemsize)
+        per_part += 2 * _cache_lines(rows * width, itemsize)
+        for k in range(L):
+            per_part += _cache_lines(rows * n[k + 1], itemsize)
+            per_part += _cache_lines(n[k] * n[k + 1], itemsize) + _cache_lines(n[k + 1], itemsize)
+        self.pointers = <void**>PyMem_Malloc(T * (5 + (L + 1) + 2 * L) * sizeof(void*))
+        self.sums = <double*>PyMem_Malloc(2 * T * sizeof(double))
+        if self.pointers == NULL or self.sums == NULL:
+            raise MemoryError()
+        # 64 bytes of slack to align the first part on a cache line
+        self.work = np.zeros((T * per_part + _cache_lines(width + 1, itemsize) + 64) // itemsize,
+                             dtype=dtype)
+        base = <char*>cnp.PyArray_DATA(self.work)
+        base += (64 - <size_t>base % 64) % 64
+        self.parts.T = T
+        self.parts.X_batch = self.pointers
+        self.parts.Y_batch = self.pointers + T
+        self.parts.f = self.pointers + 2 * T
+        self.parts.grad = self.pointers + 3 * T
+        self.parts.grad_below = self.pointers + 4 * T
+        self.parts.A = self.pointers + 5 * T
+        self.parts.PW = self.parts.A + T * (L + 1)
+        self.parts.Pb = self.parts.PW + T * L
+        self.parts.loss_sum = self.sums
+        self.parts.weight_sum = self.sums + T
+        at = 0
+        for t in range(T):
+            self.parts.X_batch[t] = base + at
+            at += _cache_lines(rows * n[0], itemsize)
+            self.parts.Y_batch[t] = base + at
+            at += _cache_lines(rows * n[L], itemsize)
+            self.parts.f[t] = base + at
+            at += _cache_lines(rows * n[L], itemsize)
+            self.parts.grad[t] = base + at
+            at += _cache_lines(rows * width, itemsize)
+            self.parts.grad_below[t] = base + at
+            at += _cache_lines(rows * width, itemsize)
+            self.parts.A[t * (L + 1)] = NULL
+            for k in range(L):
+                self.parts.A[t * (L + 1) + k + 1] = base + at
+                at += _cache_lines(rows * n[k + 1], itemsize)
+                self.parts.PW[t * L + k] = base + at
+                at += _cache_lines(n[k] * n[k + 1], itemsize)
+                self.parts.Pb[t * L + k] = base + at
+                at += _cache_lines(n[k + 1], itemsize)
+            self.sums[t] = 0
+            self.sums[T + t] = 0
+        self.parts.acc = base + at
+
+    def __dealloc__(self):
+        PyMem_Free(self.pointers)
+        PyMem_Free(self.sums)
+
+
+cdef inline bint _part_empty(Py_ssize_t t, Py_ssize_t m, Py_ssize_t T) noexcept nogil:
+    """Whether part t of a batch of m rows split into T parts has no row."""
+    return ((t + 1) * m) // T == (t * m) // T
+
+
+cdef void _part_gradients(const floating* X, const floating* Y, const int64_t* order,
+                          Py_ssize_t start, Py_ssize_t m, Layers net, const int* codes,
+                          int loss, const floating* sw, Parts parts,
+                          Py_ssize_t t) noexcept nogil:
+    """Part t of the batch order[start:start + m] (its rows (t m) // T to ((t + 1) m) // T),
+    in its own buffers: gathered, propagated forward, through the fused output (each row's
+    gradient scaled by its weight, as :func:`_forward_batch`) and backward through every
+    layer with the weights before the batch's step; writes its summed (not divided)
+    parameter gradients h_{k-1}^T g_k and column sums of g_k, its loss sum (unweighted: of
+    the rows' losses; weighted: of s l) and its weight sum."""
+    cdef Py_ssize_t T = parts.T, L = net.n_layers, r, j, k, i
+    cdef Py_ssize_t lo = start + (t * m) // T
+    cdef Py_ssize_t rows = start + ((t + 1) * m) // T - lo
+    cdef Py_ssize_t* n = net.sizes
+    cdef floating** W = <floating**>net.W
+    cdef floating** b = <floating**>net.b
+    cdef floating** A = <floating**>(parts.A + t * (L + 1))
+    cdef floating* X_batch = <floating*>parts.X_batch[t]
+    cdef floating* Y_batch = <floating*>parts.Y_batch[t]
+    cdef floating* f = <floating*>parts.f[t]
+    cdef floating* grad = <floating*>parts.grad[t]
+    cdef floating* grad_below = <floating*>parts.grad_below[t]
+    cdef floating* PW
+    cdef floating* Pb
+    cdef floating* swap
+    cdef const floating* h_in = X_batch
+    cdef floating s, weight_sum = 0
+    cdef double total = 0
+    parts.loss_sum[t] = 0
+    parts.weight_sum[t] = 0
+    if rows == 0:
+        return
+    for r in range(rows):
+        memcpy(X_batch + r * n[0], X + order[lo + r] * n[0], n[0] * sizeof(floating))
+        memcpy(Y_batch + r * n[L], Y + order[lo + r] * n[L], n[L] * sizeof(floating))
+    for k in range(L):
+        gemm(c'N', c'N', rows, n[k + 1], n[k], 1, h_in, n[k], W[k], n[k + 1], 0, A[k + 1],
+             n[k + 1])
+        _add_bias_and_activate(A[k + 1], b[k], rows, n[k + 1], codes[k] if k < L - 1 else 0,
+                               k < L - 1)
+        h_in = A[k + 1]
+    if sw == NULL:
+        for r in range(rows):
+            total += output_loss_grad_row(A[L] + r * n[L], Y_batch + r * n[L], n[L], loss,
+                                          f + r * n[L], grad + r * n[L])
+    else:
+        for r in range(rows):
+            s = sw[order[lo + r]]
+            total += <double>s * <double>output_loss_grad_row(
+                A[L] + r * n[L], Y_batch + r * n[L], n[L], loss, f + r * n[L], grad + r * n[L])
+            for j in range(n[L]):
+                grad[r * n[L] + j] = s * grad[r * n[L] + j]
+            weight_sum += s
+    parts.loss_sum[t] = total
+    parts.weight_sum[t] = <double>weight_sum
+    for k in range(L - 1, -1, -1):
+        h_in = X_batch if k == 0 else A[k]
+        PW = <floating*>parts.PW[t * L + k]
+        Pb = <floating*>parts.Pb[t * L + k]
+        for j in range(n[k + 1]):
+            Pb[j] = 0
+        for r in range(rows):
+            for j in range(n[k + 1]):
+                Pb[j] += grad[r * n[k + 1] + j]
+        gemm(c'T', c'N', n[k], n[k + 1], rows, 1, h_in, n[k], grad, n[k + 1], 0, PW, n[k + 1])
+        if k > 0:
+            gemm(c'N', c'T', rows, n[k], n[k + 1], 1, grad, n[k + 1], W[k], n[k + 1],
+                 0, grad_below, n[k])
+            for i in range(rows * n[k]):
+                grad_below[i] = grad_below[i] * derivative(A[k][i], codes[k - 1])
+            swap = grad
+            grad = grad_below
+            grad_below = swap
+
+
+cdef floating* _summed_partials(floating* dummy, Parts parts, Py_ssize_t m, Py_ssize_t L,
+                                Py_ssize_t k, bint bias, Py_ssize_t lo,
+                                Py_ssize_t hi) noexcept nogil:
+    """Entries lo..hi of layer k's gradient of W (or of b, ``bias``): the sum of the non-empty
+    parts' partials in part order, accumulated into the first non-empty part's buffer, which
+    is returned (entry j at [j]). ``dummy`` only fixes the fused type."""
+    cdef Py_ssize_t t, j, T = parts.T
+    cdef void** P = parts.Pb if bias else parts.PW
+    cdef floating* total = NULL
+    cdef const floating* part
+    for t in range(T):
+        if _part_empty(t, m, T):
+            continue
+        if total == NULL:
+            total = <floating*>P[t * L + k]
+            continue
+        part = <const floating*>P[t * L + k]
+        for j in range(lo, hi):
+            total[j] = total[j] + part[j]
+    return total
+
+
+cdef void _step_chunk(Layers net, Parts parts, Py_ssize_t m, Py_ssize_t c, bint adam,
+                      floating lr, floating l2_b, floating l1, floating momentum,
+                      bint nesterov, bint write_velocity, floating beta_1, floating beta_2,
+                      floating epsilon, floating divisor) noexcept nogil:
+    """Chunk c (of T) of every layer's parameters: the summed gradient, then the step with
+    it divided by ``divisor``: SGD (``sgd_step_vector``, as :func:`_update_batch` but the
+    plain step also from the summed gradient) or Adam at rate ``lr`` (as
+    :func:`_minibatch_adam_epoch`). Each entry's step reads only that entry, so the chunks
+    give the same bits however they are cut."""
+    cdef Py_ssize_t k, lo, hi, end, size, T = parts.T, L = net.n_layers
+    cdef Py_ssize_t* n = net.sizes
+    cdef floating* grad
+    for k in range(L):
+        size = n[k] * n[k + 1]
+        # the chunk STEP_BLOCK entries at a time: each block's sum is still in cache for its step
+        lo = (c * size) // T
+        end = ((c + 1) * size) // T
+        while lo < end:
+            hi = min(lo + STEP_BLOCK, end)
+            grad = _summed_partials(<floating*>NULL, parts, m, L, k, False, lo, hi)
+            if adam:
+                adam_step_vector(<floating*>net.W[k] + lo, <floating*>net.vel_W[k] + lo,
+                                 <floating*>net.sq_W[k] + lo, grad + lo, divisor, True, hi - lo,
+                                 lr, l2_b, l1, True, beta_1, beta_2, epsilon)
+            else:
+                sgd_step_vector(<floating*>net.W[k] + lo, <floating*>net.vel_W[k] + lo,
+                                grad + lo, divisor, True, hi - lo, lr, l2_b, l1, momentum,
+                                nesterov, write_velocity)
+            lo = hi
+        size = n[k + 1]
+        lo = (c * size) // T
+        hi = ((c + 1) * size) // T
+        grad = _summed_partials(<floating*>NULL, parts, m, L, k, True, lo, hi)
+        if hi > lo:
+            if adam:
+                adam_step_vector(<floating*>net.b[k] + lo, <floating*>net.vel_b[k] + lo,
+                                 <floating*>net.sq_b[k] + lo, grad + lo, divisor, True, hi - lo,
+                                 lr, 0, 0, False, beta_1, beta_2, epsilon)
+            else:
+                sgd_step_vector(<floating*>net.b[k] + lo, <floating*>net.vel_b[k] + lo,
+                                grad + lo, divisor, True, hi - lo, lr, 0, 0, momentum,
+                                nesterov, write_velocity)
+
+
+cdef double _threaded_minibatch_epoch(const floating* X, const floating* Y,
+                                      const int64_t* order, Py_ssize_t n_order,
+                                      Py_ssize_t batch_size, Layers net, const int* codes,
+                                      int loss, floating lr, floating l2, floating l1,
+                                      floating momentum, bint nesterov, const floating* sw,
+                                      floating alpha, bint adam, double adam_lr,
+                                      floating beta_1, floating beta_2, floating epsilon,
+                                      int64_t t0, Parts parts) noexcept nogil:
+    """The minibatch SGD (or, ``adam``, Adam at ``adam_lr`` from step t0) epoch with every
+    batch split into parts.T parts: the parts' gradients in parallel
+    (:func:`_part_gradients`), the batch's objective, divisor and L2 coefficient by the rules
+    of :func:`_forward_batch`, the penalty, then the step in parallel over chunks of the
+    parameters (:func:`_step_chunk`)."""
+    cdef Py_ssize_t start = 0, m, t, c, u, step = 0, T = parts.T
+    cdef floating divisor, l2_b, lr_t = lr, weight_sum
+    cdef double value, weighted, total = 0
+    cdef bint last
+    while start < n_order:
+        m = min(batch_size, n_order - start)
+        for t in prange(T, num_threads=T, schedule='static'):
+            _part_gradients(X, Y, order, start, m, net, codes, loss, sw, parts, t)
+        if sw == NULL:
+            value = 0
+            for u in range(T):
+                value += parts.loss_sum[u]
+            divisor = <floating>m
+            l2_b = l2 + alpha / (2 * <floating>m)
+        else:
+            weight_sum = 0
+            weighted = 0
+            for u in range(T):
+                weight_sum += <floating>parts.weight_sum[u]
+                weighted += parts.loss_sum[u]
+            if weight_sum == 0:
+                value = 0
+                divisor = 1
+                l2_b = l2
+            else:
+                value = (<double>m / <double>weight_sum) * weighted
+                divisor = weight_sum
+                l2_b = l2 + alpha / (2 * weight_sum)
+        total += value
+        total += m * _penalty(net, l2_b, l1, <floating*>parts.acc)
+        if adam:
+            step += 1
+            lr_t = <floating>adam_rate(adam_lr, beta_1, beta_2, <double>(t0 + step))
+        last = start + m == n_order
+        for c in prange(T, num_threads=T, schedule='static'):
+            _step_chunk(net, parts, m, c, adam, lr_t, l2_b, l1, momentum, nesterov, last,
+                        beta_1, beta_2, epsilon, divisor)
+        start += m
+    return total
+
+
 def minibatch_sgd_epoch(const floating[:, ::1] X, const floating[:, ::1] Y,
                         const int64_t[::1] order, tuple weights, tuple biases, tuple vel_W,
                         tuple vel_b, const int[::1] codes, int loss, double lr, double l2,
                         double l1, double momentum, bint nesterov, sample_weight, double alpha,
-                        Py_ssize_t batch_size):
-    """One epoch of minibatch SGD, in place; returns the loss summed over the examples."""
+                        Py_ssize_t batch_size, Py_ssize_t n_threads):
+    """One epoch of minibatch SGD, in place; returns the loss summed over the examples.
+    ``n_threads`` > 1 splits every batch across that many threads (see the module's
+    docstring): the serial epoch up to rounding, the same bits for a given number."""
     cdef const floating[::1] sw_view
     cdef const floating* sw = NULL
     if sample_weight is not None:
         sw_view = sample_weight
         sw = &sw_view[0]
     cdef _Network net = _Network(weights, biases, vel_W, vel_b)
-    cdef _BatchBuffers buffers = _BatchBuffers(net, batch_size, order.shape[0],
-                                               np.float32 if floating is float else np.float64)
-    cdef floating* p = <floating*>buffers.data()
+    cdef _BatchBuffers buffers
+    cdef _PartBuffers parts
+    cdef floating* p
     cdef double total = 0
+    dtype = np.float32 if floating is float else np.float64
+    if n_threads > 1:
+        parts = _PartBuffers(net, batch_size, order.shape[0], n_threads, dtype)
+        if order.shape[0]:
+            with nogil:
+                total = _threaded_minibatch_epoch(
+                    &X[0, 0], &Y[0, 0], &order[0], order.shape[0], batch_size, net.layers,
+                    &codes[0] if codes.shape[0] else NULL, loss, <floating>lr, <floating>l2,
+                    <floating>l1, <floating>momentum, nesterov, sw, <floating>alpha, False, 0,
+                    0, 0, 0, 0, parts.parts)
+        return total
+    buffers = _BatchBuffers(net, batch_size, order.shape[0], dtype)
+    p = <floating*>buffers.data()
     if order.shape[0]:
         with nogil:
             total = _minibatch_epoch(
@@ -744,19 +1070,32 @@ def minibatch_adam_epoch(const floating[:, ::1] X, const floating[:, ::1] Y,
                          tuple m_b, tuple v_W, tuple v_b, const int[::1] codes, int loss,
                          double lr, double l2, double l1, double beta_1, double beta_2,
                          double epsilon, int64_t t, sample_weight, double alpha,
-                         Py_ssize_t batch_size):
+                         Py_ssize_t batch_size, Py_ssize_t n_threads):
     """One epoch of minibatch Adam, in place, ``t`` steps taken before; returns the loss
-    summed over the examples."""
+    summed over the examples. ``n_threads`` as in :func:`minibatch_sgd_epoch`."""
     cdef const floating[::1] sw_view
     cdef const floating* sw = NULL
     if sample_weight is not None:
         sw_view = sample_weight
         sw = &sw_view[0]
     cdef _Network net = _Network(weights, biases, m_W, m_b, v_W, v_b)
-    cdef _BatchBuffers buffers = _BatchBuffers(net, batch_size, order.shape[0],
-                                               np.float32 if floating is float else np.float64)
-    cdef floating* p = <floating*>buffers.data()
+    cdef _BatchBuffers buffers
+    cdef _PartBuffers parts
+    cdef floating* p
     cdef double total = 0
+    dtype = np.float32 if floating is float else np.float64
+    if n_threads > 1:
+        parts = _PartBuffers(net, batch_size, order.shape[0], n_threads, dtype)
+        if order.shape[0]:
+            with nogil:
+                total = _threaded_minibatch_epoch(
+                    &X[0, 0], &Y[0, 0], &order[0], order.shape[0], batch_size, net.layers,
+                    &codes[0] if codes.shape[0] else NULL, loss, 0, <floating>l2,
+                    <floating>l1, 0, False, sw, <floating>alpha, True, lr, <floating>beta_1,
+                    <floating>beta_2, <floating>epsilon, t, parts.parts)
+        return total
+    buffers = _BatchBuffers(net, batch_size, order.shape[0], dtype)
+    p = <floating*>buffers.data()
     if order.shape[0]:
         with nogil:
             total = _minibatch_adam_epoch(

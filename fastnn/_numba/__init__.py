@@ -13,8 +13,10 @@ speed of one-row predictions, and is compiled per depth. Whole epochs, per-examp
 minibatch, run in a single compiled call. The per-example epoch of float32 SGD without L1
 on a wide first layer is :mod:`fastnn._numba.blocked`'s (see :func:`delays_first_layer`).
 """
+import threading
 from types import SimpleNamespace
 
+import numba
 import numpy as np
 from numba.core.errors import NumbaError
 
@@ -50,6 +52,7 @@ from .mlp import (
 from .perceptron import perceptron_epoch_kernel
 from .risk import loss_gradient_kernel
 from .sparse import sparse_epoch_kernel, sparse_forward_kernel, sparse_perceptron_epoch_kernel
+from .threads import threaded_minibatch_adam_epoch_kernel, threaded_minibatch_sgd_epoch_kernel
 
 MAX_DEPTH = 6  # networks of up to this many layers share one compiled kernel per dtype
 MAX_BLOCKS = 4  # convolutional networks of up to this many conv blocks share one, too
@@ -148,6 +151,33 @@ def _sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, codes, loss, lr, l2, 
                              l1, momentum, nesterov, sample_weight, alpha)
 
 
+# numba's workqueue threading layer (the one left where neither TBB nor OpenMP loads) aborts
+# the process when two threads launch parallel kernels at once: launches take turns
+_LAUNCH = threading.Lock()
+
+
+def _split_batches(serial, threaded):
+    """The minibatch epoch: ``serial`` (a kernel of :func:`_network_kernel`) for one thread,
+    else ``threaded`` with every batch split into ``n_threads`` parts, run by at most that
+    many of numba's threads (:mod:`fastnn._numba.threads`)."""
+    threaded = _network_kernel(threaded)
+
+    def call(*args):
+        *args, n_threads = args
+        if n_threads == 1:
+            return serial(*args)
+        with _LAUNCH:
+            before = numba.get_num_threads()
+            numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+            try:
+                return threaded(*args, n_threads)
+            finally:
+                numba.set_num_threads(before)
+    call.__name__ = call.__qualname__ = serial.__name__
+    call.__doc__ = serial.__doc__
+    return call
+
+
 def _loss_gradient(X, Y, sample_weight, weights, biases, codes, loss, l2, l1, total_weight,
                    grads_W, grads_b):
     weighted = sample_weight is not None
@@ -176,9 +206,11 @@ KERNELS = SimpleNamespace(
     dense_update=dense_update_kernel,
     forward=_forward,
     sgd_epoch=_sgd_epoch,
-    minibatch_sgd_epoch=_network_kernel(minibatch_sgd_epoch_kernel),
+    minibatch_sgd_epoch=_split_batches(_network_kernel(minibatch_sgd_epoch_kernel),
+                                       threaded_minibatch_sgd_epoch_kernel),
     adam_epoch=_network_kernel(adam_epoch_kernel),
-    minibatch_adam_epoch=_network_kernel(minibatch_adam_epoch_kernel),
+    minibatch_adam_epoch=_split_batches(_network_kernel(minibatch_adam_epoch_kernel),
+                                        threaded_minibatch_adam_epoch_kernel),
     perceptron_epoch=perceptron_epoch_kernel,
     loss_gradient=_loss_gradient,
     conv2d_forward=conv2d_forward_kernel,

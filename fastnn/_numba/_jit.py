@@ -95,8 +95,9 @@ class _KernelCache(FunctionCache):
 _warned_in_memory = False
 
 
-def jit(func):
-    """Compile ``func`` with numba in nopython mode using fastnn's JIT options.
+def jit(func=None, *, parallel=False):
+    """Compile ``func`` with numba in nopython mode using fastnn's JIT options;
+    ``@jit(parallel=True)`` compiles its ``prange`` loops for numba's threads.
 
     The options are those of :func:`fastnn._config.jit_options` when this module's kernels are
     defined (at import of :mod:`fastnn._numba`). A kernel stays valid plain Python, so
@@ -105,9 +106,11 @@ def jit(func):
     the first such kernel of the process warns (a ``UserWarning``), the others do not.
     """
     global _warned_in_memory
+    if func is None:
+        return functools.partial(jit, parallel=parallel)
     options = jit_options()
     cache = options.pop("cache")
-    dispatcher = numba.njit(**options)(func)
+    dispatcher = numba.njit(parallel=parallel, **options)(func)
     if cache and hasattr(dispatcher, "enable_caching"):
         try:
             dispatcher._cache = _KernelCache(func)

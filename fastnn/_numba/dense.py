@@ -142,14 +142,19 @@ def update_with_scratch(W, b, h_in, grad_a, vel_W, vel_b, lr, l2, l1, momentum, 
     and b's shapes) given, so that an epoch allocates them once, and the summed gradients
     divided by ``n`` (in lr's dtype: the number of rows, or their weight sum)."""
     backward_params_kernel(grad_a, h_in, grad_W, grad_b)
-    gW = grad_W.reshape(-1)
-    for i in range(gW.shape[0]):
-        gW[i] = gW[i] / n
-    for j in range(grad_b.shape[0]):
-        grad_b[j] = grad_b[j] / n
-    sgd_step_kernel(W.reshape(-1), gW, vel_W.reshape(-1), lr, l2, l1, momentum, nesterov)
+    mean_sgd_step(W.reshape(-1), grad_W.reshape(-1), vel_W.reshape(-1), n, lr, l2, l1,
+                  momentum, nesterov)
     zero = type(lr)(0)
-    sgd_step_kernel(b, grad_b, vel_b, lr, zero, zero, momentum, nesterov)
+    mean_sgd_step(b, grad_b, vel_b, n, lr, zero, zero, momentum, nesterov)
+
+
+@jit
+def mean_sgd_step(param, grad, velocity, n, lr, l2, l1, momentum, nesterov):
+    """:func:`sgd_step_kernel` with the summed gradient ``grad`` divided by ``n`` first (in
+    place), on flat arrays: elementwise, so a slice of the parameters steps alone."""
+    for i in range(grad.shape[0]):
+        grad[i] = grad[i] / n
+    sgd_step_kernel(param, grad, velocity, lr, l2, l1, momentum, nesterov)
 
 
 @jit
@@ -173,20 +178,27 @@ def adam_update_with_scratch(W, b, h_in, grad_a, m_W, m_b, v_W, v_b, lr_t, l2, l
     of rows, or their weight sum) plus, for W, the regulariser's l2 2W + l1 sign W;
     ``grad_W``, ``grad_b`` are scratch of W's and b's shapes."""
     zero = type(lr_t)(0)
-    two = type(lr_t)(2)
     backward_params_kernel(grad_a, h_in, grad_W, grad_b)
-    gW, w = grad_W.reshape(-1), W.reshape(-1)
-    for i in range(gW.shape[0]):
-        g = gW[i] / n
+    mean_adam_step(W.reshape(-1), grad_W.reshape(-1), m_W.reshape(-1), v_W.reshape(-1), n,
+                   lr_t, l2, l1, beta_1, beta_2, epsilon)
+    mean_adam_step(b, grad_b, m_b, v_b, n, lr_t, zero, zero, beta_1, beta_2, epsilon)
+
+
+@jit
+def mean_adam_step(param, grad, m, v, n, lr_t, l2, l1, beta_1, beta_2, epsilon):
+    """:func:`adam_step_kernel` with the gradient ``grad / n`` plus the regulariser's
+    l2 2p + l1 sign p (written into ``grad``), on flat arrays: elementwise, so a slice of the
+    parameters steps alone."""
+    zero = type(lr_t)(0)
+    two = type(lr_t)(2)
+    for i in range(grad.shape[0]):
+        g = grad[i] / n
         if l2 != zero:
-            g = g + l2 * (two * w[i])
+            g = g + l2 * (two * param[i])
         if l1 != zero:
-            if w[i] > zero:
+            if param[i] > zero:
                 g = g + l1
-            elif w[i] < zero:
+            elif param[i] < zero:
                 g = g - l1
-        gW[i] = g
-    for j in range(grad_b.shape[0]):
-        grad_b[j] = grad_b[j] / n
-    adam_step_kernel(w, gW, m_W.reshape(-1), v_W.reshape(-1), lr_t, beta_1, beta_2, epsilon)
-    adam_step_kernel(b, grad_b, m_b, v_b, lr_t, beta_1, beta_2, epsilon)
+        grad[i] = g
+    adam_step_kernel(param, grad, m, v, lr_t, beta_1, beta_2, epsilon)

@@ -547,21 +547,33 @@ def _gradient_scratch(weights, n_layers, X):
 
 
 @jit
+def gather_forward(X, Y, order, start, m, lo, hi, weights, biases, act_codes, Xb, Yb, hs,
+                   offsets):
+    """Rows lo to hi of the batch order[start:start + m] gathered into those rows of Xb, Yb
+    and propagated forward: layer k's output into those rows of its (m, width) block of hs
+    (the last layer's pre-activation, without the output function). The whole batch is
+    lo = 0, hi = m; a thread of :mod:`fastnn._numba.threads` takes a share of its rows."""
+    n_layers = depth(act_codes)
+    for r in range(lo, hi):
+        Xb[r, :] = X[order[start + r]]
+        Yb[r, :] = Y[order[start + r]]
+    for k in range(n_layers):
+        code = act_codes[k] if k < n_layers - 1 else IDENTITY
+        n_in, width = weights[k].shape
+        h_in = Xb[lo:hi] if k == 0 else _block(hs, offsets, k - 1, m, n_in)[lo:hi]
+        dense_forward_kernel(h_in, weights[k], biases[k], code,
+                             _block(hs, offsets, k, m, width)[lo:hi])
+
+
+@jit
 def _minibatch_forward(X, Y, order, start, m, weights, biases, act_codes, loss, Xb, Yb, F, hs,
                        grads, offsets, sample_weight, alpha, l2):
     """The batch of rows order[start:start + m] gathered into Xb, Yb, propagated forward
     (layer outputs into hs) and through the fused output (gradient into the last block of
     grads, each row's scaled by its weight); returns the batch's (objective summed over its
     rows, the gradients' divisor, the step's L2 coefficient) by the reference's rules."""
+    gather_forward(X, Y, order, start, m, 0, m, weights, biases, act_codes, Xb, Yb, hs, offsets)
     n_layers = depth(act_codes)
-    for r in range(m):
-        Xb[r, :] = X[order[start + r]]
-        Yb[r, :] = Y[order[start + r]]
-    for k in range(n_layers):
-        code = act_codes[k] if k < n_layers - 1 else IDENTITY
-        n_in, width = weights[k].shape
-        h_in = Xb[:m] if k == 0 else _block(hs, offsets, k - 1, m, n_in)
-        dense_forward_kernel(h_in, weights[k], biases[k], code, _block(hs, offsets, k, m, width))
     top, width = n_layers - 1, weights[n_layers - 1].shape[1]
     return batch_output(_block(hs, offsets, top, m, width), Yb[:m], loss, F[:m],
                         _block(grads, offsets, top, m, width), sample_weight, order, start,
@@ -569,25 +581,44 @@ def _minibatch_forward(X, Y, order, start, m, weights, biases, act_codes, loss, 
 
 
 @jit
-def batch_output(a, Yb, loss, F, g, sample_weight, order, start, alpha, l2):
-    """The fused output of a batch of m rows -- the rows order[start:start + m] of the
-    epoch, their pre-activations ``a`` and targets ``Yb`` --: F = the output, g = each row's
-    gradient scaled by its weight; returns the batch's (objective summed over its rows, the
-    gradients' divisor, the step's L2 coefficient) by the reference's rules."""
+def output_sums(a, Yb, loss, F, g, sample_weight, order, start):
+    """The fused output of the rows order[start:start + m] of the epoch (pre-activations
+    ``a``, targets ``Yb``): F = the output, g = each row's gradient scaled by its weight;
+    returns (the rows' losses summed, each times its weight when weighted, in float64; the
+    rows' weight sum, m unweighted): sums over the rows, so parts of a batch add up."""
     m, width = a.shape
     if sample_weight.shape[0] == 0:
-        value = output_loss_grad_kernel(a, Yb, loss, F, g)
-        return value, type(l2)(m), l2 + alpha / (type(l2)(2) * type(l2)(m))
-    weighted, total = 0.0, type(l2)(0)
+        return output_loss_grad_kernel(a, Yb, loss, F, g), type(a[0, 0])(m)
+    weighted, total = 0.0, type(a[0, 0])(0)
     for r in range(m):
         s = sample_weight[order[start + r]]
         weighted += float(s) * float(output_row(a[r], Yb[r], loss, F[r], g[r]))
         for j in range(width):
             g[r, j] = s * g[r, j]
         total += s
+    return weighted, total
+
+
+@jit
+def batch_terms(m, losses, total, weighted, alpha, l2):
+    """A batch of m rows' (objective summed over its rows, the gradients' divisor, the step's
+    L2 coefficient) by the reference's rules, from its :func:`output_sums` ``losses`` and
+    ``total`` (its weight sum), ``weighted`` whether the epoch has sample weights."""
+    if not weighted:
+        return losses, type(l2)(m), l2 + alpha / (type(l2)(2) * type(l2)(m))
     if total == type(l2)(0):
         return 0.0, type(l2)(1), l2
-    return (float(m) / float(total)) * weighted, total, l2 + alpha / (type(l2)(2) * total)
+    return (float(m) / float(total)) * losses, total, l2 + alpha / (type(l2)(2) * total)
+
+
+@jit
+def batch_output(a, Yb, loss, F, g, sample_weight, order, start, alpha, l2):
+    """The fused output of a batch of m rows -- the rows order[start:start + m] of the
+    epoch, their pre-activations ``a`` and targets ``Yb``--: F = the output, g = each row's
+    gradient scaled by its weight; returns the batch's (objective summed over its rows, the
+    gradients' divisor, the step's L2 coefficient) by the reference's rules."""
+    losses, total = output_sums(a, Yb, loss, F, g, sample_weight, order, start)
+    return batch_terms(a.shape[0], losses, total, sample_weight.shape[0] > 0, alpha, l2)
 
 
 @jit

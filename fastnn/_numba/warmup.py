@@ -39,6 +39,11 @@ def _training(nb, dtype, rng):
     nb.adam_epoch(X, Y, order, weights, biases, *moments, hidden, loss, 0.001)
     nb.minibatch_adam_epoch(X, Y, order, weights, biases, *moments, hidden, loss, 0.001,
                             batch_size=4)
+    # n_jobs > 1: every batch split across threads (fastnn._numba.threads)
+    nb.minibatch_sgd_epoch(X, Y, order, weights, biases, *velocities, hidden, loss, 0.01,
+                           batch_size=4, n_threads=2)
+    nb.minibatch_adam_epoch(X, Y, order, weights, biases, *moments, hidden, loss, 0.001,
+                            batch_size=4, n_threads=2)
     nb.loss_gradient(X, Y, weights, biases, hidden, loss)
     if dtype == np.float32:  # the plain step on a wide first layer delays its steps
         from . import DELAYED_MIN_INPUTS

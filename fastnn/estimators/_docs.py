@@ -50,7 +50,13 @@ _MLP_DOC_PARAMETERS = """
         scikit-learn: float32 data trains and predicts in float32 (without a copy),
         anything else in float64.
     n_jobs : int or None, default=None
-        Threads for BLAS during training (-1: all); None leaves the library default.
+        Threads of training (-1: one per core). Minibatch SGD and Adam split every batch
+        across them: the same steps as one thread up to rounding, and the same bits for a
+        given ``n_jobs``. Per-example SGD and Adam (``batch_size=1``) run Hogwild!, each
+        thread stepping the shared weights over its share of the epoch without locks: not
+        bit-reproducible, worth it when each example moves few weights (sparse rows).
+        L-BFGS runs BLAS on ``n_jobs`` threads. With ``n_jobs`` set, BLAS is otherwise held
+        to one thread while training. None: one thread, BLAS at its library's default.
 """
 
 _MLP_DOC_ATTRIBUTES = """

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import operator
+import os
 import warnings
 from contextlib import nullcontext
 from functools import partial
@@ -75,13 +76,28 @@ def network_output(ops, net, X):
     return forward(X, net.weights, net.biases, net.activations, net.loss)
 
 
-def _threads(n_jobs):
-    """Limit BLAS threads during training to ``n_jobs`` (None: leave the library default)."""
+def kernel_threads(n_jobs):
+    """The threads of the training kernels for ``n_jobs``: one for None, for -1 one per core
+    this process may run on."""
+    if n_jobs is None:
+        return 1
+    if n_jobs == -1:
+        cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        return len(cores) if cores else (os.cpu_count() or 1)
+    return int(n_jobs)
+
+
+def _blas_threads(n_jobs, kernels_split=True):
+    """Limit BLAS's threads during training: with ``kernels_split`` (the SGD and Adam epochs,
+    which split the work across :func:`kernel_threads` threads themselves) to one, so that a
+    thread's products start no threads of their own; else (L-BFGS, whose threads are BLAS's)
+    to ``n_jobs``. None leaves the library's default."""
     if n_jobs is None:
         return nullcontext()
     from threadpoolctl import threadpool_limits
 
-    return threadpool_limits(limits=None if n_jobs == -1 else n_jobs, user_api="blas")
+    return threadpool_limits(limits=1 if kernels_split else kernel_threads(n_jobs),
+                             user_api="blas")
 
 
 def _check_layer_sizes(hidden_layer_sizes):
@@ -362,7 +378,8 @@ class BaseSGDNetwork(FastnnEstimator):
         net, history, solver = self._start_state(plan, False, random_state)
         # scikit-learn divides alpha's term by the weight sum (the number of rows unweighted)
         total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
-        with _threads(self.n_jobs), warnings.catch_warnings(record=True) as caught:
+        with _blas_threads(self.n_jobs, kernels_split=False), \
+                warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConvergenceWarning)
             n_iter, loss, _ = minimize_lbfgs(
                 plan["ops"], X, Y, net.weights, net.biases, list(net.activations), net.loss,
@@ -400,7 +417,7 @@ class BaseSGDNetwork(FastnnEstimator):
                                        sample_weight=plan["sample_weight"])
         interrupted = False
         try:
-            with _threads(self.n_jobs):
+            with _blas_threads(self.n_jobs):
                 stopped = run_epochs(
                     plan["ops"], net, X, Y, max_epochs=1 if incremental else self.max_iter,
                     history=history, solver=solver,
@@ -409,7 +426,8 @@ class BaseSGDNetwork(FastnnEstimator):
                     l1=float(self.l1), tol=float(self.tol),
                     n_iter_no_change=self.n_iter_no_change, stop_early=not incremental,
                     validation_score=validation_score, callbacks=tuple(callbacks or ()),
-                    verbose=self.verbose, rows=rows, sample_weight=plan["sample_weight"])
+                    verbose=self.verbose, rows=rows, sample_weight=plan["sample_weight"],
+                    n_threads=kernel_threads(self.n_jobs))
         except KeyboardInterrupt:
             if history.n_iter == 0:
                 raise  # no epoch completed: the caller puts the estimator back as it was

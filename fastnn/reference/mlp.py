@@ -18,6 +18,7 @@ from .._contract import (
     check_epoch,
     check_forward,
     check_network,
+    check_threads,
     network_codes,
 )
 from .._validation import check_array, check_same_rows
@@ -142,7 +143,8 @@ def _output(e, rows, a):
 
 
 def sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
-              lr, l2=0.0, l1=0.0, momentum=0.0, nesterov=False, sample_weight=None, alpha=0.0):
+              lr, l2=0.0, l1=0.0, momentum=0.0, nesterov=False, sample_weight=None, alpha=0.0,
+              n_threads=1):
     """One epoch of per-example SGD, written as the lecture's loop; parameters and
     velocities are updated in place. Returns the mean over the epoch of each example's
     regularised objective l(f(x^(t)), y^(t)) + l2 Omega_2 + l1 Omega_1, measured with the
@@ -151,9 +153,13 @@ def sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
     for each training example (x^(t), y^(t)), in ``order``:
         Delta = -nabla_theta l(f(x^(t); theta), y^(t)) - lambda nabla_theta Omega(theta)
         theta <- theta + alpha Delta
+
+    ``n_threads`` is checked as the compiled backends check it; the reference computes on one
+    thread whatever its value (the serial steps the threaded kernels are tested against).
     """
     e = check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr, l2, l1,
                     momentum, nesterov, sample_weight, alpha)
+    check_threads(n_threads)
     return run_sgd_epoch(e, e.X)
 
 
@@ -187,15 +193,19 @@ def run_sgd_epoch(e, X):
 
 def minibatch_sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
                         lr, l2=0.0, l1=0.0, momentum=0.0, nesterov=False, batch_size=32,
-                        sample_weight=None, alpha=0.0):
+                        sample_weight=None, alpha=0.0, n_threads=1):
     """One epoch of minibatch SGD: the rows of ``order`` taken ``batch_size`` at a time (the
     last batch may be smaller), each step using the gradient averaged over the batch I_t:
     w_{t+1} = w_t - alpha (1/|I_t|) sum_{i in I_t} nabla_i(w_t) (plus the regulariser's
     gradient, not averaged). Returns the mean per-example objective, as :func:`sgd_epoch`,
-    the regulariser taken at the parameters before each batch's step."""
+    the regulariser taken at the parameters before each batch's step.
+    ``n_threads`` is checked as the compiled backends check it; the reference computes on one
+    thread whatever its value (the serial steps the threaded kernels are tested against)."""
     e = check_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr, l2, l1,
                     momentum, nesterov, sample_weight, alpha)
-    return run_minibatch_sgd_epoch(e, e.X, check_batch_size(batch_size))
+    batch_size = check_batch_size(batch_size)
+    check_threads(n_threads)
+    return run_minibatch_sgd_epoch(e, e.X, batch_size)
 
 
 def run_minibatch_sgd_epoch(e, X, batch_size):
@@ -224,25 +234,32 @@ def run_minibatch_sgd_epoch(e, X, batch_size):
 
 def adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activations, loss, lr,
                l2=0.0, l1=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8, t=0,
-               sample_weight=None, alpha=0.0):
+               sample_weight=None, alpha=0.0, n_threads=1):
     """One epoch of per-example Adam: for each example in ``order``, backpropagation then one
     :func:`~fastnn.reference.adam_step` of every parameter, the gradient of weights including
     the regulariser's (l2 2W + l1 sign W). Parameters and moments are updated in place; ``t``
     is the number of Adam steps taken before this epoch (the epoch takes ``len(order)``).
-    Returns the mean per-example objective, as :func:`sgd_epoch`."""
+    Returns the mean per-example objective, as :func:`sgd_epoch`.
+    ``n_threads`` is checked as the compiled backends check it; the reference computes on one
+    thread whatever its value (the serial steps the threaded kernels are tested against)."""
     e = check_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activations, loss,
                          lr, l2, l1, beta_1, beta_2, epsilon, t, sample_weight, alpha)
+    check_threads(n_threads)
     return _adam_epoch(e, 1)
 
 
 def minibatch_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activations, loss,
                          lr, l2=0.0, l1=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8, t=0,
-                         batch_size=32, sample_weight=None, alpha=0.0):
+                         batch_size=32, sample_weight=None, alpha=0.0, n_threads=1):
     """One epoch of minibatch Adam: :func:`adam_epoch` with the gradient averaged over
-    batches of ``batch_size`` rows of ``order`` (the last may be smaller), one step a batch."""
+    batches of ``batch_size`` rows of ``order`` (the last may be smaller), one step a batch.
+    ``n_threads`` is checked as the compiled backends check it; the reference computes on one
+    thread whatever its value (the serial steps the threaded kernels are tested against)."""
     e = check_adam_epoch(X, Y, order, weights, biases, m_W, m_b, v_W, v_b, activations, loss,
                          lr, l2, l1, beta_1, beta_2, epsilon, t, sample_weight, alpha)
-    return _adam_epoch(e, check_batch_size(batch_size))
+    batch_size = check_batch_size(batch_size)
+    check_threads(n_threads)
+    return _adam_epoch(e, batch_size)
 
 
 def _adam_epoch(e, batch_size):

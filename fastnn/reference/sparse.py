@@ -19,6 +19,7 @@ from .._contract import (
     check_perceptron_epoch,
     check_sparse_epoch,
     check_sparse_forward,
+    check_threads,
 )
 from .losses import output_function
 from .mlp import _fprop, run_minibatch_sgd_epoch, run_sgd_epoch
@@ -34,22 +35,25 @@ def sparse_forward(X, weights, biases, activations, loss):
 
 def sparse_sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr,
                      l2=0.0, l1=0.0, momentum=0.0, nesterov=False, sample_weight=None,
-                     alpha=0.0):
+                     alpha=0.0, n_threads=1):
     """:func:`fastnn.reference.sgd_epoch` with X a scipy.sparse matrix: the same steps,
-    arguments and result."""
+    arguments and result (on one thread, ``n_threads`` checked only)."""
     e = check_sparse_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr,
                            l2, l1, momentum, nesterov, sample_weight, alpha)
+    check_threads(n_threads)
     return run_sgd_epoch(e, e.X.to_scipy())
 
 
 def sparse_minibatch_sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss,
                                lr, l2=0.0, l1=0.0, momentum=0.0, nesterov=False,
-                               batch_size=32, sample_weight=None, alpha=0.0):
+                               batch_size=32, sample_weight=None, alpha=0.0, n_threads=1):
     """:func:`fastnn.reference.minibatch_sgd_epoch` with X a scipy.sparse matrix: the same
-    steps, arguments and result."""
+    steps, arguments and result (on one thread, ``n_threads`` checked only)."""
     e = check_sparse_epoch(X, Y, order, weights, biases, vel_W, vel_b, activations, loss, lr,
                            l2, l1, momentum, nesterov, sample_weight, alpha)
-    return run_minibatch_sgd_epoch(e, e.X.to_scipy(), check_batch_size(batch_size))
+    batch_size = check_batch_size(batch_size)
+    check_threads(n_threads)
+    return run_minibatch_sgd_epoch(e, e.X.to_scipy(), batch_size)
 
 
 def sparse_perceptron_epoch(X, y, w, b):

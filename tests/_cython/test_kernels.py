@@ -49,15 +49,16 @@ def kernel_run(module, trainer, dtype, momentum):
             momentum, True, sample_weight, 1e-2)
     if trainer == "sgd_epoch":
         total = module.sgd_epoch(*args)
-    else:
-        total = module.minibatch_sgd_epoch(*args, 16)
+    else:  # "minibatch_sgd_epoch" on one thread, or on "... on 2 threads"
+        total = module.minibatch_sgd_epoch(*args, 16, 2 if "threads" in trainer else 1)
     out = np.empty((200, 5), dtype=dtype)
     module.forward(X, weights, biases, acts, codes.SOFTMAX_NLL, out)
     return [np.array([total]), out, *weights, *biases, *vel_W, *vel_b]
 
 
 @pytest.mark.skipif(not _epochs.cpu_has_avx2(), reason="this CPU has no AVX2")
-@pytest.mark.parametrize("trainer", ["sgd_epoch", "minibatch_sgd_epoch"])
+@pytest.mark.parametrize("trainer", ["sgd_epoch", "minibatch_sgd_epoch",
+                                     "minibatch_sgd_epoch on 2 threads"])
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_avx2_build_gives_the_baseline_results_bit_for_bit(trainer, momentum, dtype):

@@ -25,7 +25,7 @@ import json, re
 import numpy as np
 import numba
 from fastnn import backend
-from fastnn._numba import activations, blocked, dense, losses, mlp, perceptron, risk
+from fastnn._numba import activations, blocked, dense, losses, mlp, perceptron, risk, threads
 
 nb = backend.get_backend("numba")
 f32 = np.float32
@@ -56,6 +56,12 @@ nb.adam_epoch(X, Y, np.arange(20), W, b, vW, vb, [w.copy() for w in vW], [c.copy
 nb.minibatch_adam_epoch(X, Y, np.arange(20), W, b, vW, vb, [w.copy() for w in vW],
                         [c.copy() for c in vb], ["tanh"], "softmax_nll", 0.01, 0.01, 0.001,
                         batch_size=8)
+for weighting in ({}, dict(sample_weight=np.ones(20, f32), alpha=0.01)):  # batches split
+    nb.minibatch_sgd_epoch(X, Y, np.arange(20), W, b, vW, vb, ["tanh"], "softmax_nll", 0.1,
+                           0.01, 0.001, 0.9, True, batch_size=8, n_threads=2, **weighting)
+    nb.minibatch_adam_epoch(X, Y, np.arange(20), W, b, vW, vb, [w.copy() for w in vW],
+                            [c.copy() for c in vb], ["tanh"], "softmax_nll", 0.01, 0.01, 0.001,
+                            batch_size=8, n_threads=2, **weighting)
 nb.loss_gradient(X, Y, W, b, ["tanh"], "softmax_nll", 0.01, 0.001)
 nb.perceptron_epoch(X, np.sign(X[:, 0]), np.zeros(5, f32), np.zeros(1, f32))
 Xw = rng.normal(size=(70, 64)).astype(f32)  # wide and dense: the delayed first-layer steps
@@ -68,7 +74,7 @@ nb.sgd_epoch(Xw, np.eye(3, dtype=f32)[rng.integers(0, 3, 70)], np.arange(70), Ww
              ["tanh"], "softmax_nll", 0.1, 1e-3, 0.0, 0.9, True)
 
 report = {}
-for module in (activations, blocked, dense, losses, mlp, perceptron, risk):
+for module in (activations, blocked, dense, losses, mlp, perceptron, risk, threads):
     for name, obj in vars(module).items():
         if not isinstance(obj, numba.core.registry.CPUDispatcher):
             continue
@@ -116,9 +122,17 @@ ALLOWED = {
     "adam_rate": ADAM_STEP, "adam_epoch_kernel": ADAM_STEP,
     "minibatch_adam_epoch_kernel": ADAM_STEP,
     "loss_gradient_kernel": {"fadd", "fmul", "fdiv"},  # the weighted mean of the losses
+    # the split batches (fastnn._numba.threads): each part sums its rows' (weighted) losses
+    # in float64, the parts' sums are added and turned into the batch's weighted mean as in
+    # the serial epochs; Adam's step size as there
+    "output_sums": OBJECTIVE, "_rows_pass": OBJECTIVE,
+    "threaded_minibatch_sgd_epoch_kernel": OBJECTIVE | WEIGHTED_MEAN,
+    "threaded_minibatch_adam_epoch_kernel": OBJECTIVE | WEIGHTED_MEAN | ADAM_STEP,
+    "_split_epoch": OBJECTIVE | WEIGHTED_MEAN | ADAM_STEP,
 }
-ALLOWED_CALLS = {name: {"pow", "sqrt"} for name in ("adam_rate", "adam_epoch_kernel",
-                                                      "minibatch_adam_epoch_kernel")}
+ALLOWED_CALLS = {name: {"pow", "sqrt"} for name in (
+    "adam_rate", "adam_epoch_kernel", "minibatch_adam_epoch_kernel",
+    "threaded_minibatch_adam_epoch_kernel", "_split_epoch")}
 
 
 def _child_env():
@@ -144,7 +158,8 @@ def test_every_float32_kernel_was_inspected(float32_ir_report):
     names = {key.split("(")[0].rsplit(".", 1)[-1] for key in float32_ir_report}
     assert {"activation_kernel", "forward_row", "output_row", "sgd_epoch_kernel",
             "minibatch_sgd_epoch_kernel", "perceptron_epoch_kernel", "dense_update_kernel",
-            "blocked_sgd_epoch_kernel"} <= names
+            "blocked_sgd_epoch_kernel", "threaded_minibatch_sgd_epoch_kernel",
+            "threaded_minibatch_adam_epoch_kernel", "_weight_steps"} <= names
     # real IR, not the empty module numba returns for code loaded from the cache
     assert all(found["compiled"] for found in float32_ir_report.values())
 

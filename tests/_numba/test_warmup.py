@@ -46,3 +46,14 @@ def test_compile_all_compiles_the_delayed_epoch_for_float32():
 def test_the_suite_s_background_compilation_succeeds():
     done = COMPILE_KERNELS.result("compile", timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_compile_all_compiles_the_split_batch_epochs():
+    from fastnn._numba.threads import (
+        threaded_minibatch_adam_epoch_kernel,
+        threaded_minibatch_sgd_epoch_kernel,
+    )
+
+    compile_all()
+    for kernel in (threaded_minibatch_sgd_epoch_kernel, threaded_minibatch_adam_epoch_kernel):
+        assert {"float32", "float64"} <= _dtypes(kernel)
