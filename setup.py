@@ -20,9 +20,11 @@ FLAGS = (["-O3", "-ffp-contract=off", "-fno-trapping-math", "-funroll-loops"] if
 # (chosen at import by fastnn._cython, so a wheel runs on any x86-64 machine)
 AVX2 = UNIX and platform.machine().lower() in ("x86_64", "amd64")
 # the minibatch epochs split a batch across OpenMP threads (Cython's prange): compiled and
-# linked with OpenMP
-OPENMP_COMPILE = ["-fopenmp"] if UNIX else ["/openmp"]
-OPENMP_LINK = ["-fopenmp"] if UNIX else []
+# linked with OpenMP. Apple's clang has no -fopenmp: there prange compiles to a plain loop,
+# the same results on one thread
+OPENMP = sys.platform != "darwin"
+OPENMP_COMPILE = (["-fopenmp"] if UNIX else ["/openmp"]) if OPENMP else []
+OPENMP_LINK = ["-fopenmp"] if UNIX and OPENMP else []
 
 
 def extension(name, extra_flags=(), openmp=False):
