@@ -170,3 +170,23 @@ def test_n_jobs_splits_batches_of_the_estimator(backend, solver):
         assert_equivalent(two, one)
     for a, b in zip(fits[2][0].coefs_, fits[2][1].coefs_):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("backend", COMPILED_BACKENDS)
+def test_n_jobs_splits_batches_of_a_net_estimator_over_an_mlp(backend):
+    """NetClassifier over an MLP module trains through the same split epochs."""
+    from fastnn import NetClassifier
+    from fastnn.nn import Linear, Sequential, Tanh
+
+    X, y = _classification(np.float64)
+    fits = {}
+    for n_jobs in (1, 2):
+        module = Sequential(Linear(20, 16), Tanh(), Linear(16, 3))
+        model = NetClassifier(module, solver="sgd", batch_size=32, max_iter=3,
+                              random_state=0, backend=backend, n_jobs=n_jobs)
+        with pytest.warns(UserWarning, match="Maximum iterations"):
+            fits[n_jobs] = model.fit(X, y)
+    one, two = (fits[n].module_.parameters() for n in (1, 2))
+    for a, b in zip(one, two, strict=True):
+        assert_equivalent(b.value, a.value)
+    assert not all(np.array_equal(a.value, b.value) for a, b in zip(one, two))

@@ -58,7 +58,9 @@ random_state, tol, verbose, momentum, nesterovs_momentum, early_stopping, \
 validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, backend, dtype, n_jobs
         As in :class:`~fastnn.estimators.MLPClassifier`: ``alpha`` is scikit-learn's L2 term
         (0.5 alpha ||W||^2 per batch) and ``l1`` the lecture's, both on the decayed
-        parameters only (the weights of Linear and Conv2d, never the biases)."""
+        parameters only (the weights of Linear and Conv2d, never the biases). ``n_jobs``
+        threads the fused epochs of an MLP module as MLPClassifier's; other graphs (with
+        convolutions, say) train on one thread."""
 
 _SHARED_ATTRIBUTES = """
     module_ : fastnn.nn.Module
