@@ -55,6 +55,8 @@ per-example epoch with T > 1 is run here (:func:`hogwild`), never by a kernel.
 """
 from __future__ import annotations
 
+import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -73,6 +75,38 @@ def _code_array(act_codes: tuple) -> np.ndarray:
         if len(_CODE_ARRAYS) < 256:
             _CODE_ARRAYS[act_codes] = found
     return found
+
+
+# whether this process ran a minibatch kernel on OpenMP threads (numba's omp layer, Cython's
+# prange), whether it is a child forked after that (GNU's OpenMP runtime does not survive
+# fork: a threaded kernel would hang the child or abort it), and whether it said so
+_OPENMP = {"used": False, "forked": False, "warned": False}
+
+
+def _forked():
+    _OPENMP["forked"] = _OPENMP["forked"] or _OPENMP["used"]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
+
+def split_threads(n_threads):
+    """The threads a minibatch kernel may use for ``n_threads``: all of them, except in a
+    process forked from one that already ran threaded kernels, which computes on one thread
+    (a RuntimeWarning says so, the first time): the same steps, to rounding."""
+    if n_threads > 1:
+        if _OPENMP["forked"]:
+            if not _OPENMP["warned"]:
+                _OPENMP["warned"] = True
+                warnings.warn("fastnn: this process was forked after training on several "
+                              "threads, and OpenMP does not survive fork: training on one "
+                              "thread (start worker processes with the 'spawn' or "
+                              "'forkserver' method to use n_jobs in them)", RuntimeWarning,
+                              stacklevel=4)
+            return 1
+        _OPENMP["used"] = True
+    return n_threads
 
 
 def hogwild(run, order, n_threads):
@@ -209,7 +243,7 @@ class CompiledOps:
                                  lr, l2, l1, momentum, nesterov, sample_weight, alpha)
         batch_size = contract.check_batch_size(batch_size)
         return self._epoch(self._kernels.minibatch_sgd_epoch, e, batch_size,
-                           contract.check_threads(n_threads))
+                           split_threads(contract.check_threads(n_threads)))
 
     def _adam(self, kernel, e, *extra, n_threads=1):
         """``kernel`` over ``e``'s order: in one call, or per-example (no ``extra``) over
@@ -251,7 +285,7 @@ class CompiledOps:
                                       sample_weight, alpha)
         batch_size = contract.check_batch_size(batch_size)
         return self._adam(self._kernels.minibatch_adam_epoch, e, batch_size,
-                          contract.check_threads(n_threads))
+                          split_threads(contract.check_threads(n_threads)))
 
     def perceptron_epoch(self, X, y, w, b):
         """One pass over the rows of X, in place on ``w`` (d,) and ``b`` (1,):

@@ -2,7 +2,9 @@
 estimators): minibatch epochs that split every batch across threads take the serial steps
 (to rounding, the same bits for a given number of threads); per-example epochs run
 Hogwild! over slices of the epoch."""
+import os
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -190,3 +192,41 @@ def test_n_jobs_splits_batches_of_a_net_estimator_over_an_mlp(backend):
     for a, b in zip(one, two, strict=True):
         assert_equivalent(b.value, a.value)
     assert not all(np.array_equal(a.value, b.value) for a, b in zip(one, two))
+
+
+def _fit_in_child(backend, queue):
+    X, y = _classification(np.float64)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = MLPClassifier((16,), batch_size=32, max_iter=2, random_state=0,
+                              backend=backend, n_jobs=2).fit(X, y)
+    queue.put((model.coefs_[0].sum(), [str(w.message) for w in caught
+                                       if issubclass(w.category, RuntimeWarning)]))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+@pytest.mark.parametrize("backend", COMPILED_BACKENDS)
+def test_a_process_forked_after_threaded_training_trains_on_one_thread(backend):
+    """GNU's OpenMP runtime does not survive fork: without the guard the child of a process
+    that ran threaded kernels hangs (Cython) or is aborted (numba) at its first threaded
+    batch. With it, the child trains on one thread, says so, and gets one thread's model."""
+    import multiprocessing
+
+    X, y = _classification(np.float64)
+    make = lambda n_jobs: MLPClassifier((16,), batch_size=32, max_iter=2,  # noqa: E731
+                                        random_state=0, backend=backend, n_jobs=n_jobs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        make(2).fit(X, y)                      # this process runs threaded kernels
+        serial = make(1).fit(X, y).coefs_[0].sum()
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_fit_in_child, args=(backend, queue))
+    child.start()
+    child.join(60)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0, "the forked child hung or died"
+    total, messages = queue.get(timeout=10)
+    assert total == serial
+    assert any("forked after training on several threads" in m for m in messages)

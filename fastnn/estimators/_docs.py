@@ -57,6 +57,9 @@ _MLP_DOC_PARAMETERS = """
         bit-reproducible, worth it when each example moves few weights (sparse rows).
         L-BFGS runs BLAS on ``n_jobs`` threads. With ``n_jobs`` set, BLAS is otherwise held
         to one thread while training. None: one thread, BLAS at its library's default.
+        The batches' threads are OpenMP's, which do not survive ``fork``: a process forked
+        after such training (multiprocessing's "fork" start method) trains its batches on
+        one thread, with a RuntimeWarning.
 """
 
 _MLP_DOC_ATTRIBUTES = """
