@@ -50,14 +50,16 @@ With ``n_threads`` T > 1 a minibatch kernel splits every batch across T threads:
 of a batch of m rows, rows (t m) // T to ((t + 1) m) // T, goes forward and back on its own
 thread, and the parameters' gradients and steps are shared out too, each sum computed in an
 order fixed by T (numba: :mod:`fastnn._numba.threads`; Cython: ``_epochs.pyx``). So the
-epoch takes the serial epoch's steps up to rounding, with the same bits for a given T. A
-per-example epoch with T > 1 is run here (:func:`hogwild`), never by a kernel.
+epoch takes the serial epoch's steps up to rounding, with the same bits for a given T. The
+caller holds BLAS to one thread meanwhile (threadpoolctl; the estimators do), or each part's
+products start BLAS threads of their own. A per-example epoch with T > 1 is run here
+(:func:`hogwild`), never by a kernel.
 """
 from __future__ import annotations
 
 import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -124,8 +126,19 @@ def hogwild(run, order, n_threads):
         return run(order)
     with ThreadPoolExecutor(len(parts) - 1, thread_name_prefix="fastnn-hogwild") as pool:
         others = [pool.submit(run, part) for part in parts[1:]]
-        total = run(parts[0])
-        return total + sum(other.result() for other in others)
+        try:
+            total = run(parts[0])
+            return total + sum(other.result() for other in others)
+        except BaseException:
+            # an interrupt (or an error) here must not return while other threads still
+            # step the parameters: the caller restores them next. Wait for every slice,
+            # through further interrupts, then raise the first
+            while not all(other.done() for other in others):
+                try:
+                    wait(others)
+                except KeyboardInterrupt:
+                    pass
+            raise
 
 
 class CompiledOps:

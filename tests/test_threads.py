@@ -170,7 +170,8 @@ def test_n_jobs_splits_batches_of_the_estimator(backend, solver):
     for one, two in zip(fits[1][0].coefs_ + fits[1][0].intercepts_,
                         fits[2][0].coefs_ + fits[2][0].intercepts_):
         assert_equivalent(two, one)
-    for a, b in zip(fits[2][0].coefs_, fits[2][1].coefs_):
+    for a, b in zip(fits[2][0].coefs_ + fits[2][0].intercepts_,
+                    fits[2][1].coefs_ + fits[2][1].intercepts_):
         np.testing.assert_array_equal(a, b)
 
 
@@ -230,3 +231,33 @@ def test_a_process_forked_after_threaded_training_trains_on_one_thread(backend):
     total, messages = queue.get(timeout=10)
     assert total == serial
     assert any("forked after training on several threads" in m for m in messages)
+
+
+CHILD_BLAS = """
+import numpy as np
+from threadpoolctl import threadpool_info
+from fastnn.estimators import MLPClassifier
+seen = []
+rng = np.random.default_rng(0)
+X, y = rng.normal(size=(64, 5)), rng.integers(0, 2, 64)
+MLPClassifier((4,), batch_size=16, max_iter=2, backend="numba", n_jobs=2).fit(
+    X, y, callbacks=[lambda info: seen.extend(
+        i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")])
+print(sorted(set(seen)))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif("numba" not in COMPILED_BACKENDS, reason="numba is not installed")
+def test_n_jobs_holds_every_blas_to_one_thread_from_the_first_fit():
+    """While n_jobs threads train, every BLAS loaded (NumPy's, and SciPy's, which numba's
+    np.dot calls) runs one thread, from the first fit of a fresh process on, even when the
+    environment asks for more: otherwise each thread's products would start BLAS threads
+    of their own, more threads than cores."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", CHILD_BLAS], capture_output=True, text=True,
+                          env={**os.environ, "OPENBLAS_NUM_THREADS": "2"}, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[-2] == "[1]"

@@ -14,6 +14,7 @@ minibatch, run in a single compiled call. The per-example epoch of float32 SGD w
 on a wide first layer is :mod:`fastnn._numba.blocked`'s (see :func:`delays_first_layer`).
 """
 import threading
+from contextlib import nullcontext
 from types import SimpleNamespace
 
 import numba
@@ -156,6 +157,16 @@ def _sgd_epoch(X, Y, order, weights, biases, vel_W, vel_b, codes, loss, lr, l2, 
 _LAUNCH = threading.Lock()
 
 
+def _launch_lock():
+    """The lock a threaded launch takes: :data:`_LAUNCH` under the workqueue layer (or before
+    the first launch has chosen a layer), none under the thread-safe omp and tbb layers."""
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet
+        return _LAUNCH
+    return _LAUNCH if layer == "workqueue" else nullcontext()
+
+
 def _split_batches(serial, threaded):
     """The minibatch epoch: ``serial`` (a kernel of :func:`_network_kernel`) for one thread,
     else ``threaded`` with every batch split into ``n_threads`` parts, run by at most that
@@ -166,7 +177,7 @@ def _split_batches(serial, threaded):
         *args, n_threads = args
         if n_threads == 1:
             return serial(*args)
-        with _LAUNCH:
+        with _launch_lock():
             before = numba.get_num_threads()
             numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
             try:

@@ -55,8 +55,9 @@ _MLP_DOC_PARAMETERS = """
         given ``n_jobs``. Per-example SGD and Adam (``batch_size=1``) run Hogwild!, each
         thread stepping the shared weights over its share of the epoch without locks: not
         bit-reproducible, worth it when each example moves few weights (sparse rows).
-        L-BFGS runs BLAS on ``n_jobs`` threads. With ``n_jobs`` set, BLAS is otherwise held
-        to one thread while training. None: one thread, BLAS at its library's default.
+        L-BFGS, ``backend="numpy"`` and graphs trained box by box run BLAS on ``n_jobs``
+        threads instead; the split epochs hold BLAS to one thread while they train. None:
+        one thread, BLAS at its library's default.
         The batches' threads are OpenMP's, which do not survive ``fork``: a process forked
         after such training (multiprocessing's "fork" start method) trains its batches on
         one thread, with a RuntimeWarning.

@@ -88,12 +88,16 @@ def kernel_threads(n_jobs):
 
 
 def _blas_threads(n_jobs, kernels_split=True):
-    """Limit BLAS's threads during training: with ``kernels_split`` (the SGD and Adam epochs,
-    which split the work across :func:`kernel_threads` threads themselves) to one, so that a
-    thread's products start no threads of their own; else (L-BFGS, whose threads are BLAS's)
-    to ``n_jobs``. None leaves the library's default."""
+    """Limit BLAS's threads during training: with ``kernels_split`` (a compiled backend's SGD
+    and Adam epochs of an MLP, which split the work across :func:`kernel_threads` threads
+    themselves) to one, so that a thread's products start no threads of their own; else
+    (L-BFGS, the reference, the boxes of a graph: their threads are BLAS's) to ``n_jobs``.
+    None leaves the library's default."""
     if n_jobs is None:
         return nullcontext()
+    # SciPy's BLAS (numba's np.dot's) must be loaded for the limit to reach it; scikit-learn's
+    # imports load it already, this keeps the limit from depending on that
+    import scipy.linalg.cython_blas  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1 if kernels_split else kernel_threads(n_jobs),
@@ -417,7 +421,10 @@ class BaseSGDNetwork(FastnnEstimator):
                                        sample_weight=plan["sample_weight"])
         interrupted = False
         try:
-            with _blas_threads(self.n_jobs):
+            # the compiled backends split the work of an MLP's epochs across the threads
+            # themselves; the reference and the boxes of other graphs leave it to BLAS
+            splits = plan["ops"] is not get_backend("numpy") and getattr(net, "fused", True)
+            with _blas_threads(self.n_jobs, kernels_split=splits):
                 stopped = run_epochs(
                     plan["ops"], net, X, Y, max_epochs=1 if incremental else self.max_iter,
                     history=history, solver=solver,
