@@ -166,3 +166,24 @@ def test_an_empty_batch_gives_empty_images_and_zero_parameter_gradients(backend)
     grad_W, grad_b = ops.conv2d_backward_params(np.zeros((0, 3, 3, 3)), x, 3)
     np.testing.assert_array_equal(grad_W, 0)
     np.testing.assert_array_equal(grad_b, 0)
+
+
+@pytest.mark.parametrize("backend", COMPILED_BACKENDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("stride", [1, 2])
+def test_a_batch_of_many_groups_of_windows_equals_the_reference(backend, dtype, stride):
+    """40 images of 20 x 20: numba gathers the windows of 16 images at a time (its scratch
+    holds about 65,536 entries), so the products run over three groups of images, the last
+    one short."""
+    ops = get_backend(backend)
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(40, 1, 20, 20)).astype(dtype)
+    W, b = rng.normal(size=(3, 1, 3, 3)).astype(dtype), rng.normal(size=3).astype(dtype)
+    expected = R.conv2d_forward(x, W, b, stride, 1)
+    assert_equivalent(ops.conv2d_forward(x, W, b, stride, 1), expected)
+    grad = rng.normal(size=expected.shape).astype(dtype)
+    assert_equivalent(ops.conv2d_backward_input(grad, W, x.shape, stride, 1),
+                      R.conv2d_backward_input(grad, W, x.shape, stride, 1))
+    for actual, desired in zip(ops.conv2d_backward_params(grad, x, 3, stride, 1),
+                               R.conv2d_backward_params(grad, x, 3, stride, 1)):
+        assert_equivalent(actual, desired)

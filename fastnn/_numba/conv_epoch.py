@@ -40,6 +40,7 @@ from .conv import (
     conv2d_forward_into,
     max_pool2d_backward_kernel,
     max_pool2d_forward_kernel,
+    window_scratch,
 )
 from .dense import backward_input_kernel, dense_forward_kernel, sgd_step_kernel, update_with_scratch
 from .mlp import (
@@ -104,19 +105,22 @@ def _images(buffer, offsets, k, m, c, h, w):
 
 
 @jit
-def _conv_scratch(shapes, conv_W, dtype_of):
-    """Flat scratch for the convolutions' windows, products and filter gradients, large
-    enough for every block."""
-    cols, product, filters = 1, 1, 1
+def _conv_scratch(shapes, conv_W, blocks, rows, dtype_of):
+    """Flat scratch for the convolutions of ``rows`` images (:func:`window_scratch`, large
+    enough for every block) and for the filter gradients."""
+    cols, product, padded, filters = 1, 1, 1, 1
     for k in range(shapes.shape[0]):
         oc, c, kh, kw = conv_W[k].shape
-        positions = shapes[k, OUT_H] * shapes[k, OUT_W]
-        cols = max(cols, c * kh * kw * positions)
-        product = max(product, oc * max(positions, c * kh * kw))
+        a, b, p = window_scratch(c, kh, kw, shapes[k, IN_H], shapes[k, IN_W],
+                                 blocks[k, PADDING], blocks[k, STRIDE], oc, shapes[k, OUT_H],
+                                 shapes[k, OUT_W], rows, dtype_of)
+        cols = max(cols, a.shape[0])
+        product = max(product, b.shape[0])
+        padded = max(padded, p.shape[0])
         filters = max(filters, oc * c * kh * kw)
     dtype = dtype_of.dtype
     return (np.empty(cols, dtype=dtype), np.empty(product, dtype=dtype),
-            np.empty(filters, dtype=dtype))
+            np.empty(padded, dtype=dtype), np.empty(filters, dtype=dtype))
 
 
 @jit
@@ -136,13 +140,13 @@ def _output(A_buf, a_off, P_buf, p_off, blocks, shapes, k, m):
 
 @jit
 def _conv_forward(images, conv_W, conv_b, blocks, shapes, m, A_buf, a_off, P_buf, p_off,
-                  cols, product):
+                  cols, product, padded):
     """The m images through every conv block; returns the last block's output."""
     x = images
     for k in range(blocks.shape[0]):
         A = _activated(A_buf, a_off, shapes, k, m)
         conv2d_forward_into(x, conv_W[k], conv_b[k], blocks[k, STRIDE], blocks[k, PADDING], A,
-                            cols, product)
+                            cols, product, padded)
         activate_inplace(A.reshape(-1), blocks[k, ACTIVATION])
         P = _output(A_buf, a_off, P_buf, p_off, blocks, shapes, k, m)
         if blocks[k, POOL] == MAX_POOL:
@@ -168,8 +172,8 @@ def _dense_forward(features, weights, biases, act_codes, hs, offsets, m):
 
 @jit
 def _conv_backward_update(images, conv_W, conv_b, conv_vW, conv_vb, blocks, shapes, m,
-                          A_buf, a_off, P_buf, p_off, GA_buf, GP_buf, cols, product, grad_W,
-                          grad_b, divisor, lr, l2, l1, momentum, nesterov):
+                          A_buf, a_off, P_buf, p_off, GA_buf, GP_buf, cols, product, padded,
+                          grad_W, grad_b, divisor, lr, l2, l1, momentum, nesterov):
     """Backpropagation through the conv blocks, last first, from the gradient of the last
     block's output (in GP_buf, or GA_buf without pooling), each block stepped once the
     gradient below it is computed with its filters before the step; the summed gradients
@@ -197,11 +201,11 @@ def _conv_backward_update(images, conv_W, conv_b, conv_vW, conv_vb, blocks, shap
         gW = grad_W[:W.size].reshape(W.shape)
         gb = grad_b[:n_out]
         conv2d_backward_params_into(GA, x, blocks[k, STRIDE], blocks[k, PADDING], gW, gb, cols,
-                                    product)
+                                    product, padded)
         if k > 0:
             conv2d_backward_input_into(GA, W, blocks[k, STRIDE], blocks[k, PADDING],
                                        _output(GA_buf, a_off, GP_buf, p_off, blocks, shapes,
-                                               k - 1, m), cols)
+                                               k - 1, m), cols, product, padded)
         flat = gW.reshape(-1)
         for i in range(flat.shape[0]):
             flat[i] = flat[i] / divisor
@@ -247,7 +251,7 @@ def conv_sgd_epoch_kernel(X, Y, order, image, blocks, conv_W, conv_b, conv_vW, c
     l2_plain = l2 + alpha / type(lr)(2)
     shapes, A_buf, a_off, P_buf, p_off = _setup(X, image, blocks, conv_W, 1)
     GA_buf, GP_buf = np.empty_like(A_buf), np.empty_like(P_buf)
-    cols, product, grad_W = _conv_scratch(shapes, conv_W, X)
+    cols, product, padded, grad_W = _conv_scratch(shapes, conv_W, blocks, 1, X)
     grad_b = np.empty(grad_W.shape[0], dtype=X.dtype)
     hs, offsets = _layer_buffers(weights, n_layers, 1, X)
     grads = np.empty_like(hs)
@@ -267,7 +271,7 @@ def conv_sgd_epoch_kernel(X, Y, order, image, blocks, conv_W, conv_b, conv_vW, c
         xb[0, :] = X[t]
         images = xb.reshape((1, image[0], image[1], image[2]))
         top_images = _conv_forward(images, conv_W, conv_b, blocks, shapes, 1, A_buf, a_off,
-                                   P_buf, p_off, cols, product)
+                                   P_buf, p_off, cols, product, padded)
         feat = top_images.reshape((1, features))
         _dense_forward(feat, weights, biases, act_codes, hs, offsets, 1)
         top = offsets[n_layers - 1]
@@ -296,7 +300,8 @@ def conv_sgd_epoch_kernel(X, Y, order, image, blocks, conv_W, conv_b, conv_vW, c
                       + float(l1) * float(np.sum(absolutes)))
         _conv_backward_update(images, conv_W, conv_b, conv_vW, conv_vb, blocks, shapes, 1,
                               A_buf, a_off, P_buf, p_off, GA_buf, GP_buf, cols, product,
-                              grad_W, grad_b, type(lr)(1), lr, l2_t, l1, momentum, nesterov)
+                              padded, grad_W, grad_b, type(lr)(1), lr, l2_t, l1, momentum,
+                              nesterov)
     return total
 
 
@@ -312,7 +317,7 @@ def conv_minibatch_sgd_epoch_kernel(X, Y, order, image, blocks, conv_W, conv_b, 
     rows = max(1, min(batch_size, n))
     shapes, A_buf, a_off, P_buf, p_off = _setup(X, image, blocks, conv_W, rows)
     GA_buf, GP_buf = np.empty_like(A_buf), np.empty_like(P_buf)
-    cols, product, conv_grad_W = _conv_scratch(shapes, conv_W, X)
+    cols, product, padded, conv_grad_W = _conv_scratch(shapes, conv_W, blocks, rows, X)
     largest = conv_grad_W.shape[0]
     for k in range(n_layers):
         largest = max(largest, weights[k].size)
@@ -333,7 +338,7 @@ def conv_minibatch_sgd_epoch_kernel(X, Y, order, image, blocks, conv_W, conv_b, 
             Yb[r, :] = Y[order[start + r]]
         images = Xb[:m].reshape((m, image[0], image[1], image[2]))
         top_images = _conv_forward(images, conv_W, conv_b, blocks, shapes, m, A_buf, a_off,
-                                   P_buf, p_off, cols, product)
+                                   P_buf, p_off, cols, product, padded)
         feat = top_images.reshape((m, features))
         _dense_forward(feat, weights, biases, act_codes, hs, offsets, m)
         top, width = n_layers - 1, weights[n_layers - 1].shape[1]
@@ -360,5 +365,5 @@ def conv_minibatch_sgd_epoch_kernel(X, Y, order, image, blocks, conv_W, conv_b, 
                                 divisor)
         _conv_backward_update(images, conv_W, conv_b, conv_vW, conv_vb, blocks, shapes, m,
                               A_buf, a_off, P_buf, p_off, GA_buf, GP_buf, cols, product,
-                              grad_W, grad_b, divisor, lr, l2_b, l1, momentum, nesterov)
+                              padded, grad_W, grad_b, divisor, lr, l2_b, l1, momentum, nesterov)
     return total
