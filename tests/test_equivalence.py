@@ -732,3 +732,17 @@ def test_the_wide_problems_take_the_delayed_path():
     X, _, order, *_ = image_problem(np.float32)  # 20% nonzero: skips the zero inputs instead
     assert not _numba.delays_first_layer(X, order, 0.0, 0.0, 0.0, 0.0)
     assert _numba.delays_first_layer(X, order, 1e-4, 0.0, 0.0, 0.0)  # (which L2 cannot)
+
+
+@once_per_case
+def deep_wide_problem(n, dtype):
+    """Two relu hidden layers, the second of 70 units: numba's float32 per-example step
+    computes the gradient below a layer of at least 64 outputs by a BLAS matrix-vector
+    product (``_gemv_layer_above``), the narrower layers by its own loops."""
+    return epoch_problem(n, 13, (80, 70), 3, "relu", "softmax_nll", dtype, ("deep wide", n))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sgd_epoch_plain_with_a_wide_layer_above_another(fast, dtype):
+    assert_epochs_agree(fast, "sgd_epoch", deep_wide_problem, (N_EPOCH, dtype), "softmax_nll",
+                        0.01, 0.0, 0.0, 0.0, False, dtype, n_epochs=2)

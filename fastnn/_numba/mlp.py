@@ -40,6 +40,10 @@ from .fma import is_float32, mul_add
 from .losses import output_function_row, output_loss_grad_kernel, output_row
 
 IDENTITY = codes.IDENTITY
+# per-example float32 steps: a layer with at least this many outputs computes the gradient
+# below it by a BLAS matrix-vector product (:func:`_gemv_layer_above`; measured 400 x 120:
+# 2.2x faster, 64 x 64: 1.3x, 128 x 32: 0.8x; float64 keeps its one pass: at most 1.5x)
+GEMV_MIN_OUTPUTS = 64
 
 
 @jit
@@ -208,9 +212,12 @@ def _plain_layer_above(W, h_in, g, lg, lr, below, code_below):
     (lg = lr g). The gradients below are summed four rows at a time, four independent sums
     whose latencies overlap. (The loops are written out here: numba does not inline a
     kernel with loops into its caller, and a call per row cost more than the row.)"""
-    zero = type(lr)(0)
-    fused = is_float32(lr)
     n_in, n_out = W.shape
+    fused = is_float32(lr)
+    if fused and n_out >= GEMV_MIN_OUTPUTS:
+        _gemv_layer_above(W, h_in, g, lg, lr, below, code_below)
+        return
+    zero = type(lr)(0)
     i = 0
     while i + 4 <= n_in:
         s0 = s1 = s2 = s3 = zero
@@ -247,6 +254,25 @@ def _plain_layer_above(W, h_in, g, lg, lr, below, code_below):
             else:
                 for j in range(n_out):
                     W[r, j] = W[r, j] - lr * (h * g[j])
+
+
+@jit
+def _gemv_layer_above(W, h_in, g, lg, lr, below, code_below):
+    """:func:`_plain_layer_above` in two passes, for wide float32 rows: the products of
+    every row with g by one BLAS matrix-vector product (before any row's step), then the
+    rows' fused steps W[i, :] - h_in[i] lg. The rows' inner products in
+    :func:`_plain_layer_above` are chains of scalar multiply-adds that LLVM does not
+    vectorise; BLAS's are vector instructions (400 x 120: 2.5 us, against 11 us for the
+    scalar sums), and the second pass reads a matrix this size from the core's L2."""
+    zero = type(lr)(0)
+    np.dot(W, g, below)
+    for i in range(W.shape[0]):
+        h = h_in[i]
+        below[i] = below[i] * derivative(h, code_below)
+        if h != zero:
+            row = W[i]
+            for j in range(row.shape[0]):
+                row[j] = mul_add(-h, lg[j], row[j])
 
 
 @jit
