@@ -18,9 +18,9 @@
   :class:`~fastnn.nn.Flatten` and a multilayer perceptron -- the network carries its
   :class:`ConvLayout` (``conv``) and :class:`BoxSteps` runs SGD (per-example and minibatch,
   momentum, Nesterov, L2, L1, sample weights, ``alpha``) through the backend's fused
-  ``conv_sgd_epoch``, one compiled call per slice of an epoch, when the backend offers one:
-  the numba backend does; the Cython and NumPy backends, and Adam on every backend, take the
-  boxes' steps below;
+  ``conv_sgd_epoch``, and Adam through its ``conv_adam_epoch``, one compiled call per slice
+  of an epoch, when the backend offers them: the numba backend does; the Cython and NumPy
+  backends take the boxes' steps below;
 * any other graph trains through :class:`BoxSteps`, which wraps an
   :class:`~fastnn.train.SGDSolver` or :class:`~fastnn.train.AdamSolver`: each step runs the
   boxes' ``fprop``, the backend's fused ``output_loss_grad``, the boxes' ``bprop`` and the
@@ -190,9 +190,9 @@ def module_output(ops, net, X, chunk=1024):
 class BoxSteps:
     """The steps of an :class:`~fastnn.train.SGDSolver` or :class:`~fastnn.train.AdamSolver`
     made through the boxes of a :class:`ModuleNetwork`; its learning rate, schedule and
-    plateau rule are the wrapped solver's. SGD on a convolutional network (``net.conv``)
-    runs instead the backend's fused ``conv_sgd_epoch`` when the backend has one: the same
-    steps, one compiled call."""
+    plateau rule are the wrapped solver's. A convolutional network (``net.conv``) runs
+    instead the backend's fused ``conv_sgd_epoch`` or ``conv_adam_epoch`` when the backend
+    has it: the same steps, one compiled call."""
 
     def __init__(self, solver):
         self.solver = solver
@@ -219,8 +219,8 @@ class BoxSteps:
         ``sample_weight`` a step over the rows I also adds alpha / (2 S_I) to ``l2`` and
         divides its weighted summed gradient by S_I, the rows' weight sum."""
         adam = isinstance(self.solver, AdamSolver)
-        epoch = getattr(ops, "conv_sgd_epoch", None)
-        if net.conv is not None and epoch is not None and not adam:
+        epoch = getattr(ops, "conv_adam_epoch" if adam else "conv_sgd_epoch", None)
+        if net.conv is not None and epoch is not None:
             image = net.conv.image or X.shape[1:]
             convs = net.weights[:net.conv.n_conv]
             if (X.dtype == convs[0].dtype and (X.ndim == 2 or net.conv.image is None)
@@ -249,16 +249,29 @@ class BoxSteps:
         return total / X.shape[0] if X.shape[0] else 0.0
 
     def _fused_conv(self, epoch, net, X, Y, image, l2, l1, batch_size, sample_weight, alpha):
-        """The rows of (X, Y) in order through the backend's fused convolutional epoch."""
+        """The rows of (X, Y) in order through the backend's fused convolutional epoch:
+        ``conv_sgd_epoch``, or ``conv_adam_epoch`` for Adam (the moments in the velocities
+        and ``sq_W``, ``sq_b``, its step count in ``net.steps``)."""
         solver, k = self.solver, net.conv.n_conv
-        conv = (net.weights[:k], net.biases[:k], net.vel_W[:k], net.vel_b[:k])
-        dense = (net.weights[k:], net.biases[k:], net.vel_W[k:], net.vel_b[k:])
         weighting = {} if sample_weight is None else dict(sample_weight=sample_weight,
                                                          alpha=alpha)
-        return epoch(X, Y, np.arange(X.shape[0], dtype=np.int64), image, net.conv.blocks,
-                     conv, dense, net.conv.activations, net.loss,
-                     solver.schedule.learning_rate, l2, l1, solver.momentum, solver.nesterov,
-                     batch_size=batch_size, **weighting)
+        order = np.arange(X.shape[0], dtype=np.int64)
+        arrays = (net.weights, net.biases, net.vel_W, net.vel_b)
+        if isinstance(solver, AdamSolver):
+            arrays += (net.sq_W, net.sq_b)
+            settings = dict(beta_1=solver.beta_1, beta_2=solver.beta_2,
+                            epsilon=solver.epsilon, t=net.steps)
+            lr = solver.learning_rate
+        else:
+            settings = dict(momentum=solver.momentum, nesterov=solver.nesterov)
+            lr = solver.schedule.learning_rate
+        conv = tuple(part[:k] for part in arrays)
+        dense = tuple(part[k:] for part in arrays)
+        value = epoch(X, Y, order, image, net.conv.blocks, conv, dense, net.conv.activations,
+                      net.loss, lr, l2, l1, batch_size=batch_size, **settings, **weighting)
+        if isinstance(solver, AdamSolver):
+            net.steps += -(-X.shape[0] // batch_size)
+        return value
 
     @staticmethod
     def _output_gradient(ops, loss, a, y, weights, l2, alpha):

@@ -1,7 +1,8 @@
-"""The fused SGD epochs of convolutional Sequentials (numba's ``conv_sgd_epoch``) against
-the boxes' steps (:class:`fastnn.train_graph.BoxSteps` on the reference backend): the same
-weights, velocities and objective, per example and in minibatches, with every SGD option;
-which graphs and solvers take the fused path; NetClassifier on numba against the reference."""
+"""The fused epochs of convolutional Sequentials (numba's ``conv_sgd_epoch`` and
+``conv_adam_epoch``) against the boxes' steps (:class:`fastnn.train_graph.BoxSteps` on the
+reference backend): the same weights, velocities or moments and objective, per example and
+in minibatches, with every SGD option and Adam's; which graphs take the fused path;
+NetClassifier on numba against the reference."""
 import numpy as np
 import pytest
 
@@ -45,19 +46,22 @@ OPTIONS = {  # momentum, nesterov, l2, l1, sample weights, alpha
 }
 
 
-def run_steps(build, dtype, backend, batch_size, options, X, Y, calls=2):
-    """``calls`` calls of BoxSteps over (X, Y) on ``backend``: (the objectives, every array
-    of the network)."""
+def run_steps(build, dtype, backend, batch_size, options, X, Y, calls=2, adam=False):
+    """``calls`` calls of BoxSteps over (X, Y) on ``backend``, SGD with the options'
+    momentum or Adam (``adam``): (the objectives, every array of the network, its Adam
+    step count)."""
     momentum, nesterov, l2, l1, weighted, alpha = options
     net = module_network(build(dtype, backend), 0, Y.shape[1])
     weights = None
     if weighted:
         weights = np.random.default_rng(2).uniform(0.5, 2.0, len(X)).astype(dtype)
         weights[3] = 0  # a row of weight zero: its step moves by the regulariser only
-    steps = BoxSteps(SGDSolver(make_schedule("constant", 0.05), momentum, nesterov))
+    solver = (AdamSolver(0.01) if adam
+              else SGDSolver(make_schedule("constant", 0.05), momentum, nesterov))
+    steps = BoxSteps(solver)
     values = [steps.run(get_backend(backend), net, X, Y, l2, l1, batch_size, weights, alpha)
               for _ in range(calls)]
-    return values, net.arrays
+    return values, net.arrays, net.steps
 
 
 def data(dtype, shape, n=10, seed=0):
@@ -113,18 +117,31 @@ def test_which_graphs_have_a_conv_layout():
         assert conv_layout(module) is None
 
 
-def test_adam_and_the_reference_take_the_boxes(monkeypatch):
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("batch_size", [1, 4], ids=["per-example", "minibatch"])
+@pytest.mark.parametrize("options", ["plain", "l1-l2", "weights-alpha"])
+def test_the_fused_adam_epoch_is_the_box_path(options, batch_size, dtype, monkeypatch):
+    """Adam's moments, its step count (the bias correction of the next call's first step)
+    and the objective, over two calls."""
     import fastnn._numba as nb
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("the fused epoch ran")
+    calls = []
+    fused = nb.conv_adam_epoch
+    monkeypatch.setattr(nb, "conv_adam_epoch", lambda *a, **k: calls.append(1) or fused(*a, **k))
+    X, Y = data(dtype, (36,))
+    boxes = run_steps(small_cnn, dtype, "numpy", batch_size, OPTIONS[options], X, Y, adam=True)
+    found = run_steps(small_cnn, dtype, "numba", batch_size, OPTIONS[options], X, Y, adam=True)
+    assert len(calls) == 2
+    assert found[2] == boxes[2] == 2 * -(-len(X) // batch_size)
+    assert_equivalent(found[0], boxes[0], dtype)
+    for a, b in zip(found[1], boxes[1], strict=True):
+        assert a.dtype == dtype
+        assert_equivalent(a, b, dtype)
 
-    monkeypatch.setattr(nb, "conv_sgd_epoch", refuse)
-    X, Y = data(np.float64, (36,))
-    net = module_network(small_cnn(np.float64, "numba"), 0, 3)
-    value = BoxSteps(AdamSolver(0.01)).run(nb, net, X, Y, 0.0, 0.0, 4)
-    assert np.isfinite(value) and net.steps == 3
-    assert not hasattr(get_backend("numpy"), "conv_sgd_epoch")
+
+def test_the_reference_takes_the_boxes():
+    numpy = get_backend("numpy")
+    assert not hasattr(numpy, "conv_sgd_epoch") and not hasattr(numpy, "conv_adam_epoch")
 
 
 @pytest.mark.parametrize("options", [dict(batch_size=1, momentum=0.0),

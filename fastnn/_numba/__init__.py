@@ -34,7 +34,7 @@ from .conv import (
     max_pool2d_backward_kernel,
     max_pool2d_forward_kernel,
 )
-from .conv_epoch import conv_minibatch_sgd_epoch_kernel, conv_sgd_epoch_kernel
+from .conv_epoch import conv_minibatch_epoch_kernel, conv_sgd_epoch_kernel
 from .dense import (
     backward_input_kernel,
     backward_params_kernel,
@@ -255,30 +255,72 @@ def conv_sgd_epoch(X, Y, order, image, blocks, conv, dense, activations, loss, l
     (weights, biases, vel_W, vel_b). Every parameter and velocity must be a C-contiguous
     writeable array of X's dtype (it is updated in place; ValueError otherwise).
     """
+    names = ("filters", "filter biases", "filter velocities", "filter bias velocities")
+    X, args = _conv_epoch_arguments(X, Y, order, image, blocks, conv, dense,
+                                    names + ("weights", "biases", "vel_W", "vel_b"),
+                                    activations, loss, lr, l2, l1, sample_weight, alpha)
+    scalar = X.dtype.type
+    (X, Y, order, image, blocks, conv_W, conv_b, conv_vW, conv_vb, weights, biases, vel_W,
+     vel_b, codes_, loss_code, lr, l2, l1, sample_weight, alpha) = args
+    if batch_size == 1:
+        total = conv_sgd_epoch_kernel(X, Y, order, image, blocks, conv_W, conv_b, conv_vW,
+                                      conv_vb, weights, biases, vel_W, vel_b, codes_, loss_code,
+                                      lr, l2, l1, scalar(momentum), bool(nesterov),
+                                      sample_weight, alpha)
+    else:
+        total = conv_minibatch_epoch_kernel(
+            X, Y, order, image, blocks, conv_W, conv_b, conv_vW, conv_vb, conv_vW, conv_vb,
+            weights, biases, vel_W, vel_b, vel_W, vel_b, codes_, loss_code, lr, l2, l1,
+            scalar(momentum), bool(nesterov), sample_weight, alpha, int(batch_size),
+            (False, scalar(0), scalar(0), scalar(0)), 0)
+    return total / X.shape[0] if X.shape[0] else 0.0
+
+
+def conv_adam_epoch(X, Y, order, image, blocks, conv, dense, activations, loss, lr, l2=0.0,
+                    l1=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8, t=0, sample_weight=None,
+                    alpha=0.0, batch_size=1):
+    """:func:`conv_sgd_epoch` with Adam's steps, ``t`` steps taken before (the bias
+    correction of the first step is that of step t + 1), a batch of ``batch_size`` rows
+    each (1: per example). ``conv``: the blocks' (filters, biases, filter first moments,
+    bias first moments, filter second moments, bias second moments), six lists; ``dense``:
+    the perceptron's (weights, biases, m_W, m_b, v_W, v_b). The moments are updated in
+    place, as the parameters."""
+    names = ("filters", "filter biases", "filter first moments", "filter bias first moments",
+             "filter second moments", "filter bias second moments")
+    names += ("weights", "biases", "m_W", "m_b", "v_W", "v_b")
+    X, args = _conv_epoch_arguments(X, Y, order, image, blocks, conv, dense, names,
+                                    activations, loss, lr, l2, l1, sample_weight, alpha)
+    scalar = X.dtype.type
+    (X, Y, order, image, blocks, conv_W, conv_b, conv_mW, conv_mb, conv_vW, conv_vb, weights,
+     biases, m_W, m_b, v_W, v_b, codes_, loss_code, lr, l2, l1, sample_weight, alpha) = args
+    zero = scalar(0)
+    total = conv_minibatch_epoch_kernel(
+        X, Y, order, image, blocks, conv_W, conv_b, conv_mW, conv_mb, conv_vW, conv_vb,
+        weights, biases, m_W, m_b, v_W, v_b, codes_, loss_code, lr, l2, l1, zero, False,
+        sample_weight, alpha, int(batch_size),
+        (True, scalar(beta_1), scalar(beta_2), scalar(epsilon)), int(t))
+    return total / X.shape[0] if X.shape[0] else 0.0
+
+
+def _conv_epoch_arguments(X, Y, order, image, blocks, conv, dense, names, activations, loss,
+                          lr, l2, l1, sample_weight, alpha):
+    """(X as the kernels take it, the arguments of a convolutional epoch kernel): the
+    arrays checked (``names``: of the conv lists then the dense ones, in order), converted,
+    the per-block and per-layer lists as padded tuples, the scalars in X's dtype."""
     dtype = X.dtype
-    for name, arrays in zip(("filters", "filter biases", "filter velocities",
-                             "filter bias velocities"), conv):
-        contract.check_parameters(name, arrays, dtype)
-    for name, arrays in zip(("weights", "biases", "vel_W", "vel_b"), dense):
+    for name, arrays in zip(names, (*conv, *dense)):
         contract.check_parameters(name, arrays, dtype)
     X = np.ascontiguousarray(X, dtype=dtype).reshape(X.shape[0], -1)
-    Y = np.ascontiguousarray(Y, dtype=dtype)
     weights = (_unweighted(dtype) if sample_weight is None
                else np.ascontiguousarray(sample_weight, dtype=dtype))
     scalar = dtype.type
-    conv_tuples = [_padded(tuple(part), MAX_BLOCKS) for part in conv]
-    dense_tuples = [_padded(tuple(part)) for part in dense]
     act_codes, loss_code = contract.network_codes(activations, loss)
-    args = (X, Y, np.ascontiguousarray(order, dtype=np.int64),
-            np.ascontiguousarray(image, dtype=np.int64),
-            np.ascontiguousarray(blocks, dtype=np.int64), *conv_tuples, *dense_tuples,
-            _code_array(act_codes), loss_code, scalar(lr), scalar(l2), scalar(l1),
-            scalar(momentum), bool(nesterov), weights, scalar(alpha))
-    if batch_size == 1:
-        total = conv_sgd_epoch_kernel(*args)
-    else:
-        total = conv_minibatch_sgd_epoch_kernel(*args, int(batch_size))
-    return total / X.shape[0] if X.shape[0] else 0.0
+    return X, (X, np.ascontiguousarray(Y, dtype=dtype), np.ascontiguousarray(order, dtype=np.int64),
+               np.ascontiguousarray(image, dtype=np.int64),
+               np.ascontiguousarray(blocks, dtype=np.int64),
+               *[_padded(tuple(part), MAX_BLOCKS) for part in conv],
+               *[_padded(tuple(part)) for part in dense], _code_array(act_codes), loss_code,
+               scalar(lr), scalar(l2), scalar(l1), weights, scalar(alpha))
 
 
 def predictor(weights, biases, activations, loss):

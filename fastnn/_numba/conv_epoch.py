@@ -25,7 +25,8 @@ layer in the pass that computes the gradient below it (the kernels of
 :mod:`fastnn._numba.mlp`, a zero input's row skipped), so float32 steps contract their
 multiply-adds there; float64 follows the reference's rounding order step by step.
 
-Adam has no fused convolutional epoch: it trains through the boxes.
+Adam steps through the minibatch kernel (per example too, with batches of one row): the
+reference's ``adam_step`` on every parameter, at the rate of the step's bias correction.
 """
 import numpy as np
 
@@ -42,7 +43,14 @@ from .conv import (
     max_pool2d_forward_kernel,
     window_scratch,
 )
-from .dense import backward_input_kernel, dense_forward_kernel, sgd_step_kernel, update_with_scratch
+from .dense import (
+    adam_update_with_scratch,
+    backward_input_kernel,
+    dense_forward_kernel,
+    mean_adam_step,
+    sgd_step_kernel,
+    update_with_scratch,
+)
 from .mlp import (
     _block,
     _example_loss,
@@ -51,6 +59,7 @@ from .mlp import (
     _penalty,
     _step_bias,
     _widest,
+    adam_rate,
     batch_output,
     depth,
 )
@@ -171,13 +180,16 @@ def _dense_forward(features, weights, biases, act_codes, hs, offsets, m):
 
 
 @jit
-def _conv_backward_update(images, conv_W, conv_b, conv_vW, conv_vb, blocks, shapes, m,
-                          A_buf, a_off, P_buf, p_off, GA_buf, GP_buf, cols, product, padded,
-                          grad_W, grad_b, divisor, lr, l2, l1, momentum, nesterov):
+def _conv_backward_update(images, conv_W, conv_b, conv_vW, conv_vb, conv_sW, conv_sb, blocks,
+                          shapes, m, A_buf, a_off, P_buf, p_off, GA_buf, GP_buf, cols, product,
+                          padded, grad_W, grad_b, divisor, lr, l2, l1, momentum, nesterov,
+                          adam):
     """Backpropagation through the conv blocks, last first, from the gradient of the last
     block's output (in GP_buf, or GA_buf without pooling), each block stepped once the
     gradient below it is computed with its filters before the step; the summed gradients
-    are divided by ``divisor``."""
+    are divided by ``divisor``. The step is SGD's with the velocities conv_vW, conv_vb, or
+    with ``adam`` = (True, beta_1, beta_2, epsilon) Adam's at the rate ``lr``, conv_vW,
+    conv_vb its first moments and conv_sW, conv_sb its second."""
     zero = type(lr)(0)
     for k in range(blocks.shape[0] - 1, -1, -1):
         A = _activated(A_buf, a_off, shapes, k, m)
@@ -207,6 +219,13 @@ def _conv_backward_update(images, conv_W, conv_b, conv_vW, conv_vb, blocks, shap
                                        _output(GA_buf, a_off, GP_buf, p_off, blocks, shapes,
                                                k - 1, m), cols, product, padded)
         flat = gW.reshape(-1)
+        if adam[0]:
+            _, beta_1, beta_2, epsilon = adam
+            mean_adam_step(W.reshape(-1), flat, conv_vW[k].reshape(-1), conv_sW[k].reshape(-1),
+                           divisor, lr, l2, l1, beta_1, beta_2, epsilon)
+            mean_adam_step(conv_b[k], gb, conv_vb[k], conv_sb[k], divisor, lr, zero, zero,
+                           beta_1, beta_2, epsilon)
+            continue
         for i in range(flat.shape[0]):
             flat[i] = flat[i] / divisor
         for o in range(n_out):
@@ -298,20 +317,24 @@ def conv_sgd_epoch_kernel(X, Y, order, image, blocks, conv_W, conv_b, conv_vW, c
         if l2_t != zero or l1 != zero:
             total += (float(l2_t) * float(np.sum(squares))
                       + float(l1) * float(np.sum(absolutes)))
-        _conv_backward_update(images, conv_W, conv_b, conv_vW, conv_vb, blocks, shapes, 1,
-                              A_buf, a_off, P_buf, p_off, GA_buf, GP_buf, cols, product,
-                              padded, grad_W, grad_b, type(lr)(1), lr, l2_t, l1, momentum,
-                              nesterov)
+        _conv_backward_update(images, conv_W, conv_b, conv_vW, conv_vb, conv_vW, conv_vb,
+                              blocks, shapes, 1, A_buf, a_off, P_buf, p_off, GA_buf, GP_buf,
+                              cols, product, padded, grad_W, grad_b, type(lr)(1), lr, l2_t, l1,
+                              momentum, nesterov, (False, zero, zero, zero))
     return total
 
 
 @jit
-def conv_minibatch_sgd_epoch_kernel(X, Y, order, image, blocks, conv_W, conv_b, conv_vW,
-                                    conv_vb, weights, biases, vel_W, vel_b, act_codes, loss, lr,
-                                    l2, l1, momentum, nesterov, sample_weight, alpha,
-                                    batch_size):
-    """One epoch of minibatch SGD, ``order`` taken ``batch_size`` rows at a time; returns
-    the summed objective (each batch's mean loss plus its regulariser, once per row)."""
+def conv_minibatch_epoch_kernel(X, Y, order, image, blocks, conv_W, conv_b, conv_vW, conv_vb,
+                                conv_sW, conv_sb, weights, biases, vel_W, vel_b, sq_W, sq_b,
+                                act_codes, loss, lr, l2, l1, momentum, nesterov, sample_weight,
+                                alpha, batch_size, adam, t):
+    """One epoch of minibatch SGD or Adam, ``order`` taken ``batch_size`` rows at a time (1:
+    per example); returns the summed objective (each batch's mean loss plus its regulariser,
+    once per row). SGD steps with the velocities vel_W, vel_b, conv_vW, conv_vb (sq_W, sq_b,
+    conv_sW, conv_sb unread); with ``adam`` = (True, beta_1, beta_2, epsilon), Adam steps
+    at the reference's rate for step t + 1, t + 2, ... (``t`` steps taken before), the
+    velocities its first moments and sq_W, sq_b, conv_sW, conv_sb its second."""
     n_blocks, n_layers = blocks.shape[0], depth(act_codes)
     n = order.shape[0]
     rows = max(1, min(batch_size, n))
@@ -331,8 +354,9 @@ def conv_minibatch_sgd_epoch_kernel(X, Y, order, image, blocks, conv_W, conv_b, 
     last = n_blocks - 1
     features = weights[0].shape[0]
     total = 0.0
-    for start in range(0, n, batch_size):
+    for step, start in enumerate(range(0, n, batch_size)):
         m = min(batch_size, n - start)
+        rate = adam_rate(lr, adam[1], adam[2], t + step + 1) if adam[0] else lr
         for r in range(m):
             Xb[r, :] = X[order[start + r]]
             Yb[r, :] = Y[order[start + r]]
@@ -359,11 +383,16 @@ def conv_minibatch_sgd_epoch_kernel(X, Y, order, image, blocks, conv_W, conv_b, 
                                       _block(grads, offsets, k - 1, m, n_in))
             else:
                 backward_input_kernel(g, weights[0], feat, IDENTITY, grad_feat)
-            update_with_scratch(weights[k], biases[k], h_in, g, vel_W[k], vel_b[k], lr, l2_b,
-                                l1, momentum, nesterov,
-                                grad_W[:n_in * width].reshape((n_in, width)), grad_b[:width],
-                                divisor)
-        _conv_backward_update(images, conv_W, conv_b, conv_vW, conv_vb, blocks, shapes, m,
-                              A_buf, a_off, P_buf, p_off, GA_buf, GP_buf, cols, product,
-                              padded, grad_W, grad_b, divisor, lr, l2_b, l1, momentum, nesterov)
+            gW, gb = grad_W[:n_in * width].reshape((n_in, width)), grad_b[:width]
+            if adam[0]:
+                adam_update_with_scratch(weights[k], biases[k], h_in, g, vel_W[k], vel_b[k],
+                                         sq_W[k], sq_b[k], rate, l2_b, l1, adam[1], adam[2],
+                                         adam[3], gW, gb, divisor)
+            else:
+                update_with_scratch(weights[k], biases[k], h_in, g, vel_W[k], vel_b[k], lr,
+                                    l2_b, l1, momentum, nesterov, gW, gb, divisor)
+        _conv_backward_update(images, conv_W, conv_b, conv_vW, conv_vb, conv_sW, conv_sb,
+                              blocks, shapes, m, A_buf, a_off, P_buf, p_off, GA_buf, GP_buf,
+                              cols, product, padded, grad_W, grad_b, divisor, rate, l2_b, l1,
+                              momentum, nesterov, adam)
     return total

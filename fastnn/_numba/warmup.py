@@ -105,7 +105,8 @@ def _images(nb, dtype, rng):
 
 
 def _conv_epochs(nb, dtype, rng):
-    """The fused SGD epochs of convolutional networks (per example, minibatch)."""
+    """The fused epochs of convolutional networks: SGD per example, and the minibatch kernel
+    (which steps SGD and Adam alike)."""
     X = rng.normal(size=(4, 16)).astype(dtype)
     Y = np.eye(2, dtype=dtype)[[0, 1, 0, 1]]
     W, b = rng.normal(size=(2, 1, 3, 3)).astype(dtype), np.zeros(2, dtype=dtype)
