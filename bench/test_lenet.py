@@ -8,7 +8,9 @@ epoch of plain SGD (learning rate 0.01, no momentum, no penalty, rows in order):
 
 * ``lenet-b1``: per-example SGD, ``NetClassifier(batch_size=1)`` against a PyTorch loop of
   batch size 1 (``zero_grad``, forward, ``cross_entropy``, ``backward``, ``step``);
-* ``lenet-b32``: minibatch SGD with batches of 32, the same two.
+* ``lenet-b32``: minibatch SGD with batches of 32, the same two;
+* ``lenet-adam-b32``: Adam (learning rate 0.001, both libraries' defaults otherwise) with
+  batches of 32, the same two.
 
 fastnn's network is NOT an MLP: on the numba backend it trains through the fused epochs of
 convolutional networks (:mod:`fastnn._numba.conv_epoch`, one compiled call per slice of an
@@ -33,6 +35,7 @@ pytest.importorskip("pytest_benchmark")
 
 N_IMAGES = 512
 LEARNING_RATE = 0.01
+RATES = {"sgd": LEARNING_RATE, "adam": 0.001}  # Adam: both libraries' defaults otherwise
 
 
 def lenet5():
@@ -53,9 +56,9 @@ def images():
     return X.reshape(N_IMAGES, 784).astype(np.float32), y
 
 
-def fastnn_epoch(X, y, batch_size, backend):
-    model = NetClassifier(lenet5(), solver="sgd", batch_size=batch_size,
-                          learning_rate_init=LEARNING_RATE, momentum=0.0, alpha=0.0,
+def fastnn_epoch(X, y, batch_size, backend, solver="sgd"):
+    model = NetClassifier(lenet5(), solver=solver, batch_size=batch_size,
+                          learning_rate_init=RATES[solver], momentum=0.0, alpha=0.0,
                           max_iter=1, shuffle=False, tol=0, random_state=0, backend=backend)
 
     def fit():
@@ -65,7 +68,7 @@ def fastnn_epoch(X, y, batch_size, backend):
     return fit, model
 
 
-def torch_epoch(X, y, batch_size):
+def torch_epoch(X, y, batch_size, solver="sgd"):
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
     F = torch.nn.functional
@@ -75,7 +78,8 @@ def torch_epoch(X, y, batch_size):
         torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Conv2d(6, 16, 5), torch.nn.ReLU(),
         torch.nn.MaxPool2d(2), torch.nn.Flatten(), torch.nn.Linear(400, 120),
         torch.nn.ReLU(), torch.nn.Linear(120, 84), torch.nn.ReLU(), torch.nn.Linear(84, 10))
-    opt = torch.optim.SGD(net.parameters(), lr=LEARNING_RATE)
+    opt = (torch.optim.SGD(net.parameters(), lr=LEARNING_RATE) if solver == "sgd"
+           else torch.optim.Adam(net.parameters(), lr=RATES["adam"]))
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
 
     def fit():
@@ -90,23 +94,25 @@ def torch_epoch(X, y, batch_size):
 PEERS = ["fastnn-numba", "fastnn-cython", "torch"]
 
 
-@pytest.mark.parametrize("batch_size", [1, 32], ids=["b1", "b32"])
+@pytest.mark.parametrize("solver,batch_size", [("sgd", 1), ("sgd", 32), ("adam", 32)],
+                         ids=["b1", "b32", "adam-b32"])
 @pytest.mark.parametrize("peer", PEERS)
-def test_lenet(benchmark, images, peer, batch_size):
+def test_lenet(benchmark, images, peer, solver, batch_size):
     X, y = images
     if peer == "torch":
-        fit, model = torch_epoch(X, y, batch_size)
+        fit, model = torch_epoch(X, y, batch_size, solver)
     else:
         backend = peer.split("-")[1]
         from fastnn import available_backends
         if backend not in available_backends():
             pytest.skip(f"backend {backend} is not available")
-        fit, model = fastnn_epoch(X, y, batch_size, backend)
+        fit, model = fastnn_epoch(X, y, batch_size, backend, solver)
     fit()  # warm-up: compilation, first allocations
-    benchmark.group = f"lenet-b{batch_size}: one epoch of SGD over {N_IMAGES} 28x28 images"
+    name = f"lenet-b{batch_size}" if solver == "sgd" else f"lenet-{solver}-b{batch_size}"
+    benchmark.group = f"{name}: one epoch of {solver} over {N_IMAGES} 28x28 images"
     benchmark.pedantic(fit, rounds=5, iterations=1)
     rate = N_IMAGES / benchmark.stats.stats.median
-    record(f"lenet-b{batch_size}", peer, rate)
+    record(name, peer, rate)
     benchmark.extra_info.update(examples_per_second=rate)
     if model is not None:
         assert np.isfinite(model.loss_)

@@ -11,9 +11,9 @@ half the Poisson deviance for a regressor.
 How a graph trains (:mod:`fastnn.train_graph`): a multilayer perceptron -- a Sequential of
 Linear boxes with activation boxes between them -- runs the backend's fused epoch kernels,
 as fast as MLPClassifier and to the same weights; a convolutional Sequential trained by SGD
-on the numba backend runs its fused convolutional epochs; any other graph (a Graph DAG, Adam
-on a convolutional network, the other backends) takes its steps through the boxes' ``fprop``
-and ``bprop``.
+or Adam on the numba backend runs its fused convolutional epochs; any other graph (a Graph
+DAG, a convolutional network on the other backends) takes its steps through the boxes'
+``fprop`` and ``bprop``.
 """
 from __future__ import annotations
 
