@@ -1,4 +1,4 @@
-"""This core's roofline, probe by probe: the float32 FMA rate, sgemm on matrices in L2, and
+"""This core's roofline, probe by probe: the float32 FMA rate, sgemm on matrices in L1, and
 the read-and-write and read-only bandwidth of L1, L2, L3 and DRAM (arrays of 16 KB, 512 KB,
 8 MB and 512 MB). Each rate goes to ``benchmark.extra_info`` and to the session's roofline,
 against which the terminal summary states every workload's examples/s as a fraction of its
@@ -34,7 +34,7 @@ def test_fma(benchmark):
     assert run_probe(benchmark, "fma", *fma_probe(), "gflops") > 0
 
 
-def test_sgemm_in_l2(benchmark):
+def test_sgemm_in_l1(benchmark):
     assert run_probe(benchmark, "sgemm", *sgemm_probe(), "gflops") > 0
 
 
