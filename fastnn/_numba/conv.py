@@ -35,8 +35,7 @@ def _span(padding, width, oh, ow):
 
 
 @jit
-def window_scratch(channels, kh, kw, height, width, padding, stride, n_out, oh, ow, n,
-                   dtype_of):
+def window_scratch(channels, kh, kw, height, width, padding, n_out, oh, ow, n, dtype_of):
     """Flat scratch for a convolution of ``n`` images of (channels, height, width) into
     (n_out, oh, ow), for :func:`conv2d_forward_into` and the two backward functions:
     ``cols`` for a group's windows, ``product`` for its outputs (n_out rows of the group's
@@ -168,8 +167,8 @@ def conv2d_forward_kernel(x, W, b, stride, padding, out):
     allocated here."""
     n, channels, height, width = x.shape
     n_out, _, kh, kw = W.shape
-    cols, product, padded = window_scratch(channels, kh, kw, height, width, padding, stride,
-                                           n_out, out.shape[2], out.shape[3], n, x)
+    cols, product, padded = window_scratch(channels, kh, kw, height, width, padding, n_out,
+                                           out.shape[2], out.shape[3], n, x)
     conv2d_forward_into(x, W, b, stride, padding, out, cols, product, padded)
 
 
@@ -208,8 +207,8 @@ def conv2d_backward_input_kernel(grad_out, W, stride, padding, out):
     with its scratch allocated here."""
     n, channels, height, width = out.shape
     n_out, _, kh, kw = W.shape
-    cols, product, padded = window_scratch(channels, kh, kw, height, width, padding, stride,
-                                           n_out, grad_out.shape[2], grad_out.shape[3], n, out)
+    cols, product, padded = window_scratch(channels, kh, kw, height, width, padding, n_out,
+                                           grad_out.shape[2], grad_out.shape[3], n, out)
     conv2d_backward_input_into(grad_out, W, stride, padding, out, cols, product, padded)
 
 
@@ -252,8 +251,8 @@ def conv2d_backward_params_kernel(grad_out, x, stride, padding, grad_W, grad_b):
     with its scratch allocated here."""
     n, channels, height, width = x.shape
     n_out, _, kh, kw = grad_W.shape
-    cols, product, padded = window_scratch(channels, kh, kw, height, width, padding, stride,
-                                           n_out, grad_out.shape[2], grad_out.shape[3], n, x)
+    cols, product, padded = window_scratch(channels, kh, kw, height, width, padding, n_out,
+                                           grad_out.shape[2], grad_out.shape[3], n, x)
     conv2d_backward_params_into(grad_out, x, stride, padding, grad_W, grad_b, cols, product,
                                 padded)
 

@@ -121,8 +121,8 @@ def _conv_scratch(shapes, conv_W, blocks, rows, dtype_of):
     for k in range(shapes.shape[0]):
         oc, c, kh, kw = conv_W[k].shape
         a, b, p = window_scratch(c, kh, kw, shapes[k, IN_H], shapes[k, IN_W],
-                                 blocks[k, PADDING], blocks[k, STRIDE], oc, shapes[k, OUT_H],
-                                 shapes[k, OUT_W], rows, dtype_of)
+                                 blocks[k, PADDING], oc, shapes[k, OUT_H], shapes[k, OUT_W],
+                                 rows, dtype_of)
         cols = max(cols, a.shape[0])
         product = max(product, b.shape[0])
         padded = max(padded, p.shape[0])
