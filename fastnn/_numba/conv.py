@@ -35,18 +35,27 @@ def _span(padding, width, oh, ow):
 
 
 @jit
+def window_sizes(channels, kh, kw, height, width, padding, n_out, oh, ow, n):
+    """The entries of :func:`window_scratch`'s three buffers (cols, product, padded)."""
+    rows, span = channels * kh * kw, _span(padding, width, oh, ow)
+    group = max(1, min(n, GROUP_ENTRIES // max(rows * span, 1)))
+    return (rows * span * group, n_out * span * group + n_out * rows,
+            channels * (height + 2 * padding) * (width + 2 * padding))
+
+
+@jit
 def window_scratch(channels, kh, kw, height, width, padding, n_out, oh, ow, n, dtype_of):
     """Flat scratch for a convolution of ``n`` images of (channels, height, width) into
     (n_out, oh, ow), for :func:`conv2d_forward_into` and the two backward functions:
-    ``cols`` for a group's windows, ``product`` for its outputs (n_out rows of the group's
+    ``cols`` for a group's windows (as many images as fit in about ``GROUP_ENTRIES``
+    entries, at least one), ``product`` for its outputs (n_out rows of the group's
     columns, then n_out x in kh kw for a weight gradient), ``padded`` for one
     zero-bordered image."""
-    rows, span = channels * kh * kw, _span(padding, width, oh, ow)
-    group = max(1, min(n, GROUP_ENTRIES // max(rows * span, 1)))
+    cols, product, padded = window_sizes(channels, kh, kw, height, width, padding, n_out, oh,
+                                         ow, n)
     dtype = dtype_of.dtype
-    return (np.empty(rows * span * group, dtype=dtype),
-            np.empty(n_out * span * group + n_out * rows, dtype=dtype),
-            np.empty(channels * (height + 2 * padding) * (width + 2 * padding), dtype=dtype))
+    return (np.empty(cols, dtype=dtype), np.empty(product, dtype=dtype),
+            np.empty(padded, dtype=dtype))
 
 
 @jit

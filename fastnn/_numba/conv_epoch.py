@@ -41,7 +41,7 @@ from .conv import (
     conv2d_forward_into,
     max_pool2d_backward_kernel,
     max_pool2d_forward_kernel,
-    window_scratch,
+    window_sizes,
 )
 from .dense import (
     adam_update_with_scratch,
@@ -115,17 +115,15 @@ def _images(buffer, offsets, k, m, c, h, w):
 
 @jit
 def _conv_scratch(shapes, conv_W, blocks, rows, dtype_of):
-    """Flat scratch for the convolutions of ``rows`` images (:func:`window_scratch`, large
-    enough for every block) and for the filter gradients."""
+    """Flat scratch for the convolutions of ``rows`` images (the buffers of
+    :func:`~fastnn._numba.conv.window_scratch`, large enough for every block) and for the
+    filter gradients."""
     cols, product, padded, filters = 1, 1, 1, 1
     for k in range(shapes.shape[0]):
         oc, c, kh, kw = conv_W[k].shape
-        a, b, p = window_scratch(c, kh, kw, shapes[k, IN_H], shapes[k, IN_W],
-                                 blocks[k, PADDING], oc, shapes[k, OUT_H], shapes[k, OUT_W],
-                                 rows, dtype_of)
-        cols = max(cols, a.shape[0])
-        product = max(product, b.shape[0])
-        padded = max(padded, p.shape[0])
+        a, b, p = window_sizes(c, kh, kw, shapes[k, IN_H], shapes[k, IN_W], blocks[k, PADDING],
+                               oc, shapes[k, OUT_H], shapes[k, OUT_W], rows)
+        cols, product, padded = max(cols, a), max(product, b), max(padded, p)
         filters = max(filters, oc * c * kh * kw)
     dtype = dtype_of.dtype
     return (np.empty(cols, dtype=dtype), np.empty(product, dtype=dtype),
