@@ -256,9 +256,9 @@ def conv_sgd_epoch(X, Y, order, image, blocks, conv, dense, activations, loss, l
     writeable array of X's dtype (it is updated in place; ValueError otherwise).
     """
     names = ("filters", "filter biases", "filter velocities", "filter bias velocities")
-    X, args = _conv_epoch_arguments(X, Y, order, image, blocks, conv, dense,
-                                    names + ("weights", "biases", "vel_W", "vel_b"),
-                                    activations, loss, lr, l2, l1, sample_weight, alpha)
+    args = _conv_epoch_arguments(X, Y, order, image, blocks, conv, dense,
+                                 names + ("weights", "biases", "vel_W", "vel_b"), activations,
+                                 loss, lr, l2, l1, sample_weight, alpha)
     scalar = X.dtype.type
     (X, Y, order, image, blocks, conv_W, conv_b, conv_vW, conv_vb, weights, biases, vel_W,
      vel_b, codes_, loss_code, lr, l2, l1, sample_weight, alpha) = args
@@ -288,8 +288,8 @@ def conv_adam_epoch(X, Y, order, image, blocks, conv, dense, activations, loss, 
     names = ("filters", "filter biases", "filter first moments", "filter bias first moments",
              "filter second moments", "filter bias second moments")
     names += ("weights", "biases", "m_W", "m_b", "v_W", "v_b")
-    X, args = _conv_epoch_arguments(X, Y, order, image, blocks, conv, dense, names,
-                                    activations, loss, lr, l2, l1, sample_weight, alpha)
+    args = _conv_epoch_arguments(X, Y, order, image, blocks, conv, dense, names, activations,
+                                 loss, lr, l2, l1, sample_weight, alpha)
     scalar = X.dtype.type
     (X, Y, order, image, blocks, conv_W, conv_b, conv_mW, conv_mb, conv_vW, conv_vb, weights,
      biases, m_W, m_b, v_W, v_b, codes_, loss_code, lr, l2, l1, sample_weight, alpha) = args
@@ -304,9 +304,9 @@ def conv_adam_epoch(X, Y, order, image, blocks, conv, dense, activations, loss, 
 
 def _conv_epoch_arguments(X, Y, order, image, blocks, conv, dense, names, activations, loss,
                           lr, l2, l1, sample_weight, alpha):
-    """(X as the kernels take it, the arguments of a convolutional epoch kernel): the
-    arrays checked (``names``: of the conv lists then the dense ones, in order), converted,
-    the per-block and per-layer lists as padded tuples, the scalars in X's dtype."""
+    """The arguments of a convolutional epoch kernel, X first: the arrays checked
+    (``names``: of the conv lists then the dense ones, in order), converted, the per-block
+    and per-layer lists as padded tuples, the scalars in X's dtype."""
     dtype = X.dtype
     for name, arrays in zip(names, (*conv, *dense)):
         contract.check_parameters(name, arrays, dtype)
@@ -315,12 +315,12 @@ def _conv_epoch_arguments(X, Y, order, image, blocks, conv, dense, names, activa
                else np.ascontiguousarray(sample_weight, dtype=dtype))
     scalar = dtype.type
     act_codes, loss_code = contract.network_codes(activations, loss)
-    return X, (X, np.ascontiguousarray(Y, dtype=dtype), np.ascontiguousarray(order, dtype=np.int64),
-               np.ascontiguousarray(image, dtype=np.int64),
-               np.ascontiguousarray(blocks, dtype=np.int64),
-               *[_padded(tuple(part), MAX_BLOCKS) for part in conv],
-               *[_padded(tuple(part)) for part in dense], _code_array(act_codes), loss_code,
-               scalar(lr), scalar(l2), scalar(l1), weights, scalar(alpha))
+    return (X, np.ascontiguousarray(Y, dtype=dtype), np.ascontiguousarray(order, dtype=np.int64),
+            np.ascontiguousarray(image, dtype=np.int64),
+            np.ascontiguousarray(blocks, dtype=np.int64),
+            *[_padded(tuple(part), MAX_BLOCKS) for part in conv],
+            *[_padded(tuple(part)) for part in dense], _code_array(act_codes), loss_code,
+            scalar(lr), scalar(l2), scalar(l1), weights, scalar(alpha))
 
 
 def predictor(weights, biases, activations, loss):
