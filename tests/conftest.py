@@ -2,12 +2,13 @@
 :mod:`tests.background`, started as soon as the tests are chosen so that they run on a spare
 core while the rest of the suite does.
 
-The first child process compiles every numba kernel into numba's on-disk cache
-(:func:`fastnn._numba.warmup.compile_all`) while this process runs the tests that need no
-numba kernel; the tests of the numba backend run after those, and load the kernels the child
-compiled instead of compiling them again (a kernel the child has not reached yet is compiled
-here, as without it). The later child processes (the command line, the examples) find the
-kernels cached too.
+The first child process (:mod:`tests._numba.compile_kernels`) compiles every numba kernel into
+numba's on-disk cache, the float32 ones afresh to read their LLVM IR (for
+:mod:`tests._numba.test_float32`) unless their report is already kept, while this process runs
+the tests that need no numba kernel; the tests of the numba backend run after those, and load
+the kernels the child compiled instead of compiling them again (a kernel the child has not
+reached yet is compiled here, as without it). The later child processes (the command line, the
+examples) find the kernels cached too.
 """
 import os
 import sys
@@ -20,7 +21,7 @@ __all__ = ["ACTIVATIONS", "BACKENDS", "COMPILED_BACKENDS", "DTYPES", "LOSSES"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 COMPILE_KERNELS = BackgroundRuns(
-    {"compile": [sys.executable, "-m", "fastnn._numba.warmup"]}, cwd=ROOT, timeout=900,
+    {"compile": [sys.executable, "-m", "tests._numba.compile_kernels"]}, cwd=ROOT, timeout=900,
     env=dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT,
                                                                   os.environ.get("PYTHONPATH")]))))
 
@@ -48,8 +49,9 @@ def _kernels_are_cached():
 
 def pytest_collection_finish(session):
     """Queue the background runs: the compilation of the numba kernels when some selected
-    test runs them and they are cached on disk, then those of every test module that has
-    selected tests.
+    test runs them and they are cached on disk (without a cache it helps no other process:
+    it then runs when its float32 IR report is first asked for), then those of every test
+    module that has selected tests.
 
     Called after selection (``-m``, ``-k``), so a module whose tests are all deselected runs
     nothing.

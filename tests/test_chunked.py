@@ -3,8 +3,8 @@ estimators' ``fit``, ``partial_fit`` and prediction and by ``fastnn train --feat
 in one slow test, the peak memory of a training run on a file larger than its address-space
 limit."""
 import os
-import subprocess
 import sys
+import tempfile
 import textwrap
 
 import numpy as np
@@ -13,6 +13,7 @@ import pytest
 from fastnn.chunked import ChunkedRows, ChunkOrder, chunked_rows, open_npy
 from fastnn.cli import main
 from fastnn.estimators import LogisticRegression, MLPClassifier, MLPRegressor, Perceptron
+from tests.background import BackgroundRuns
 from tests.tolerances import assert_equivalent
 
 # the estimators and `fastnn train` here train on the default backend, numba: run with its
@@ -233,6 +234,7 @@ def test_fastnn_train_checks_its_npy_files_before_training(npy, tmp_path, capsys
 # ------------------------------------------------------------------ peak memory
 LIMIT_MIB = 1536      # the address-space limit of the training run
 FILE_MIB = 2048       # the features file, larger than that limit
+N_ROWS, N_FEATURES = (FILE_MIB << 20) // (784 * 4), 784
 LOAD_WHOLE = "import numpy, sys; numpy.load(sys.argv[1])"
 
 
@@ -254,8 +256,9 @@ def _write_big_npy(path, n, d, chunk=20_000):
     return labels
 
 
-def _run_limited(args, limit_mib):
-    """Run ``args`` under RLIMIT_AS = ``limit_mib``; (completed process, its peak RSS in MiB)."""
+def _limited(args, limit_mib):
+    """The command that runs ``args`` under RLIMIT_AS = ``limit_mib`` and prints its exit
+    status, its peak RSS (KiB) and its output, a line each (see :func:`_status`)."""
     limit = limit_mib << 20
     code = textwrap.dedent(f"""
         import resource, subprocess, sys
@@ -266,52 +269,82 @@ def _run_limited(args, limit_mib):
         print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
         sys.stdout.write(done.stdout + done.stderr)
     """)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": ROOT}, cwd=ROOT, check=True)
+    return [sys.executable, "-c", code]
+
+
+def _status(done):
+    """(exit status, peak RSS in MiB, output) of a finished :func:`_limited` command."""
+    assert done.returncode == 0, done.stderr
     status, maxrss, output = done.stdout.split("\n", 2)
     return int(status), int(maxrss) / 1024, output
 
 
+# the files of the peak-memory runs, removed by the test (and when the session ends)
+BIG = tempfile.TemporaryDirectory(prefix="fastnn-big-")
+FEATURES, TARGETS = os.path.join(BIG.name, "X.npy"), os.path.join(BIG.name, "y.npy")
+SMALL, SMALL_TARGETS = os.path.join(BIG.name, "small.npy"), os.path.join(BIG.name, "small_y.npy")
+WRITE = f"""
+import numpy as np
+from tests.test_chunked import _write_big_npy
+np.save({TARGETS!r}, _write_big_npy({FEATURES!r}, {N_ROWS}, {N_FEATURES}))
+np.save({SMALL!r}, np.load({FEATURES!r}, mmap_mode="r")[:2000])
+np.save({SMALL_TARGETS!r}, np.load({TARGETS!r})[:2000])
+"""
+
+
+def _train(features, targets):
+    return _limited([sys.executable, "-m", "fastnn", "train", "--features", features,
+                     "--targets", targets, "--hidden", "16", "--solver", "adam",
+                     "--batch-size", "200", "--lr", "0.001", "--epochs", "1", "--dtype",
+                     "float32", "--test-size", "0.05", "--quiet"], LIMIT_MIB)
+
+
+# Child processes, queued by the conftest once the tests are chosen and run one after the other
+# alongside the rest of the suite: the files (a 2 GiB .npy, and its first 2,000 rows), loading
+# the features whole under the limit, then the training runs. The run on the first 2,000 rows
+# measures what the interpreter, the libraries and the model take before any chunk; it runs
+# once first, unmeasured, so that the kernels both measured runs need are in the disk cache: a
+# run that compiles them peaks higher (LLVM's memory) than one that loads them.
+BACKGROUND = BackgroundRuns({"write": [sys.executable, "-c", WRITE],
+                             "load whole": _limited([sys.executable, "-c", LOAD_WHOLE, FEATURES],
+                                                    LIMIT_MIB),
+                             "warm-up": _train(SMALL, SMALL_TARGETS),
+                             "big": _train(FEATURES, TARGETS),
+                             "small": _train(SMALL, SMALL_TARGETS)},
+                            timeout=600, cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})
+
+
 @pytest.mark.slow
-def test_training_on_a_file_larger_than_the_address_space_limit(tmp_path):
-    n, d = (FILE_MIB << 20) // (784 * 4), 784
-    features, targets = str(tmp_path / "X.npy"), str(tmp_path / "y.npy")
-    np.save(targets, _write_big_npy(features, n, d))
-    assert os.path.getsize(features) > LIMIT_MIB << 20
+def test_training_on_a_file_larger_than_the_address_space_limit():
+    try:
+        runs = {name: BACKGROUND.result(name, timeout=1200) for name in BACKGROUND.commands}
+        size = os.path.getsize(FEATURES)
+    finally:
+        for path in (FEATURES, TARGETS, SMALL, SMALL_TARGETS):
+            if os.path.exists(path):
+                os.remove(path)
+    assert runs["write"].returncode == 0, runs["write"].stderr
+    assert size > LIMIT_MIB << 20
 
     # the limit holds: loading the features whole fails under it
-    status, _, output = _run_limited([sys.executable, "-c", LOAD_WHOLE, features], LIMIT_MIB)
+    status, _, output = _status(runs["load whole"])
     assert status != 0 and "MemoryError" in output
 
-    def train(features, targets):
-        return _run_limited([sys.executable, "-m", "fastnn", "train", "--features", features,
-                             "--targets", targets, "--hidden", "16", "--solver", "adam",
-                             "--batch-size", "200", "--lr", "0.001", "--epochs", "1",
-                             "--dtype", "float32", "--test-size", "0.05", "--quiet"], LIMIT_MIB)
-
-    # the same run on the first 2,000 rows: what the interpreter, the libraries and the
-    # model take before any chunk. Run once first, unmeasured, so that the kernels both
-    # measured runs need are in the disk cache: a run that compiles them peaks higher
-    # (LLVM's memory) than one that loads them, whichever of the two that is
-    small, small_targets = str(tmp_path / "small.npy"), str(tmp_path / "small_y.npy")
-    np.save(small, np.load(features, mmap_mode="r")[:2000])
-    np.save(small_targets, np.load(targets)[:2000])
-    status, _, output = train(small, small_targets)
+    status, _, output = _status(runs["warm-up"])
     assert status == 0, output
-
-    status, big_rss, output = train(features, targets)
+    status, big_rss, output = _status(runs["big"])
     assert status == 0, output
     accuracy = float(output.split("test accuracy: ")[1].split()[0])
-    status, small_rss, output = train(small, small_targets)
+    status, small_rss, output = _status(runs["small"])
     assert status == 0, output
-    print(f"\nfeatures {os.path.getsize(features) / 2**20:.0f} MiB ({n} x {d} float32), "
+    print(f"\nfeatures {size / 2**20:.0f} MiB ({N_ROWS} x {N_FEATURES} float32), "
           f"RLIMIT_AS {LIMIT_MIB} MiB: peak RSS {big_rss:.0f} MiB; on 2,000 rows "
           f"{small_rss:.0f} MiB; test accuracy {accuracy:.3f}")
     # above the small run's peak: one chunk (32 MiB), its finiteness mask (8 MiB), a slice
     # (4 MiB), and the arrays of one entry per row (labels, one-hot targets, the epoch's order
     # and the temporaries that build them), at most 150 bytes a row (98 MiB here) -- a
     # fraction of the file, which would not fit under the limit
-    assert big_rss - small_rss < 32 + 8 + 4 + 150 * n / 2**20
+    assert big_rss - small_rss < 32 + 8 + 4 + 150 * N_ROWS / 2**20
     assert big_rss < FILE_MIB / 4
     assert accuracy > 0.5
 

@@ -1,6 +1,8 @@
 """fastnn's MLPClassifier / MLPRegressor are scikit-learn's, to rounding: the same code,
 changing only the import, gives the same initial weights, shuffling, trajectory (the loss of
 every epoch) and final weights in float64, for every solver and backend."""
+import copy
+import hashlib
 import warnings
 
 import numpy as np
@@ -29,12 +31,25 @@ def digits(n=300):
     return X[:n] / 16, y[:n]
 
 
+_FITTED = {}   # scikit-learn's fits, by estimator, data and settings: one for every backend
+
+
+def _fingerprint(array):
+    return None if array is None else hashlib.sha256(np.ascontiguousarray(array)).hexdigest()
+
+
 def both(Fastnn, Sklearn, X, y, sample_weight=None, **settings):
+    """Our estimator and scikit-learn's, fitted with the same settings on the same data
+    (scikit-learn's fit computed once for all backends; each call gets its own copy)."""
+    theirs_settings = {k: v for k, v in settings.items() if k != "backend"}
+    key = (Sklearn, _fingerprint(X), _fingerprint(y), _fingerprint(sample_weight),
+           repr(sorted(theirs_settings.items())))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        theirs = Sklearn(**{k: v for k, v in settings.items() if k != "backend"})
+        if key not in _FITTED:
+            _FITTED[key] = Sklearn(**theirs_settings).fit(X, y, sample_weight=sample_weight)
         return (Fastnn(**settings).fit(X, y, sample_weight=sample_weight),
-                theirs.fit(X, y, sample_weight=sample_weight))
+                copy.deepcopy(_FITTED[key]))
 
 
 def sample_weights(n, zeros=True, seed=5):
