@@ -1,7 +1,9 @@
 """Compile time, apart from run time: how long a fresh process takes to reach its first
 compiled call, with an empty cache (compiling) and with a warm one (loading).
 
-Run as a script for a quick report: ``python -m bench.compile_time``.
+Run as a script for a quick report: ``python -m bench.compile_time``; ``--all`` adds the
+time to compile every kernel of the numba backend for both dtypes in a fresh process (what an
+empty cache costs the test suite; about two and a half minutes).
 """
 from __future__ import annotations
 
@@ -56,9 +58,23 @@ def first_call(cold: bool) -> dict:
     return timings
 
 
+def compile_everything() -> float:
+    """Seconds a fresh process with the on-disk cache off takes in
+    :func:`fastnn._numba.warmup.compile_all` (every kernel, both dtypes)."""
+    env = dict(os.environ, FASTNN_CACHE="0",
+               PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
+    code = ("import time; from fastnn._numba.warmup import compile_all; "
+            "start = time.perf_counter(); compile_all(); print(time.perf_counter() - start)")
+    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
+                          text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 if __name__ == "__main__":
     first_call(cold=False)  # make sure the cache is warm
     for label, cold in (("cold (compiling)", True), ("warm cache", False)):
         t = first_call(cold)
         print(f"{label:17s} import {t['import_s']:.3f}s  first epoch {t['first_epoch_s']:.3f}s  "
               f"to first call {t['to_first_call_s']:.3f}s  process {t['process_s']:.3f}s")
+    if "--all" in sys.argv[1:]:
+        print(f"every kernel, both dtypes (compile_all, cache off): {compile_everything():.1f}s")

@@ -22,7 +22,9 @@ import os
 import warnings
 
 import numba
+from numba.core import types
 from numba.core.caching import CompileResultCacheImpl, FunctionCache, _CacheLocator
+from numba.core.registry import CPUDispatcher
 
 from .._config import jit_options
 from ._cache import cache_directory, safe_cache_directory
@@ -91,6 +93,17 @@ class _KernelCache(FunctionCache):
             super().save_overload(sig, data)
 
 
+class _Kernel(CPUDispatcher):
+    """numba's CPU dispatcher, specialised on the types of its arguments, never on constant
+    values: a call from another kernel with a constant (``0``, ``False``) compiles the same
+    specialisation as a call with a variable of that type. (numba's own dispatcher compiles a
+    separate copy of the callee, and of everything it calls, for each constant it is given.)"""
+
+    def get_call_template(self, args, kws):
+        return super().get_call_template(tuple(map(types.unliteral, args)),
+                                         {k: types.unliteral(v) for k, v in kws.items()})
+
+
 # set by the first kernel defined without a disk cache: the reason is the same for all of them
 _warned_in_memory = False
 
@@ -110,7 +123,10 @@ def jit(func=None, *, parallel=False):
         return functools.partial(jit, parallel=parallel)
     options = jit_options()
     cache = options.pop("cache")
-    dispatcher = numba.njit(parallel=parallel, **options)(func)
+    if numba.config.DISABLE_JIT:
+        return func
+    dispatcher = _Kernel(py_func=func, locals={},
+                         targetoptions=dict(nopython=True, parallel=parallel, **options))
     if cache and hasattr(dispatcher, "enable_caching"):
         try:
             dispatcher._cache = _KernelCache(func)

@@ -52,7 +52,9 @@ ALLOWED = {
     # in float64, the parts' sums are added and turned into the batch's weighted mean as in
     # the serial epochs; Adam's step size as there
     "output_sums": OBJECTIVE, "_rows_pass": OBJECTIVE,
-    "threaded_minibatch_sgd_epoch_kernel": OBJECTIVE | WEIGHTED_MEAN,
+    # (one compiled _split_epoch serves SGD and Adam, the step a run-time argument: the SGD
+    # kernel holds Adam's step size too, computed only when the step is Adam's)
+    "threaded_minibatch_sgd_epoch_kernel": OBJECTIVE | WEIGHTED_MEAN | ADAM_STEP,
     "threaded_minibatch_adam_epoch_kernel": OBJECTIVE | WEIGHTED_MEAN | ADAM_STEP,
     "_split_epoch": OBJECTIVE | WEIGHTED_MEAN | ADAM_STEP,
     # the convolutional epochs: their objective (and its regulariser over the filters) summed
@@ -66,7 +68,8 @@ ALLOWED = {
 }
 ALLOWED_CALLS = {name: {"pow", "sqrt"} for name in (
     "adam_rate", "adam_epoch_kernel", "minibatch_adam_epoch_kernel",
-    "threaded_minibatch_adam_epoch_kernel", "_split_epoch", "conv_minibatch_epoch_kernel")}
+    "threaded_minibatch_adam_epoch_kernel", "_split_epoch", "conv_minibatch_epoch_kernel",
+    "threaded_minibatch_sgd_epoch_kernel")}
 
 
 @pytest.fixture(scope="module")
