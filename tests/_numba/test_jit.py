@@ -45,6 +45,28 @@ def test_cache_falls_back_to_the_user_directory(tmp_path, monkeypatch):
     assert any(name.endswith(".nbc") for name in written), written
 
 
+def _scaled(x, k):
+    return x * k
+
+
+def _scaled_by_a_constant(x):
+    return CALLEE(x, 2)   # noqa: F821 (the kernel the test below defines)
+
+
+def _scaled_by_a_variable(x, k):
+    return CALLEE(x, k)   # noqa: F821
+
+
+def test_a_constant_argument_compiles_no_second_copy_of_the_callee(tmp_path, monkeypatch):
+    monkeypatch.setattr(_cache, "cache_directories", lambda py_file: [str(tmp_path)])
+    callee = _jit.jit(_scaled)
+    monkeypatch.setitem(globals(), "CALLEE", callee)
+    assert _jit.jit(_scaled_by_a_constant)(3.0) == 6.0
+    assert _jit.jit(_scaled_by_a_variable)(3.0, 2) == 6.0
+    # numba's own dispatcher would also compile (float64, Literal[int](2)) for the first call
+    assert [str(sig) for sig in callee.signatures] == ["(float64, int64)"]
+
+
 def test_no_writable_directory_compiles_in_memory(tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("")
