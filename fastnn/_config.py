@@ -90,6 +90,12 @@ def jit_options() -> dict:
             "error_model": "numpy"}
 
 
+def threaded_jit_options() -> dict:
+    """The options of the kernels whose ``prange`` loops run on numba's threads (the split
+    batches of :mod:`fastnn._numba.threads`): :func:`jit_options` with ``parallel=True``."""
+    return {**jit_options(), "parallel": True}
+
+
 def probe_jit_options() -> dict:
     """The options of the machine probes of ``fastnn bench`` (:mod:`fastnn._roofline`), which
     measure the core's peak rate and bandwidth rather than compute a result: ``fastmath``

@@ -22,8 +22,8 @@ def test_bad_settings_are_named_and_change_nothing():
 
 @pytest.mark.parametrize("name", ["parallel", "n_threads"])
 def test_settings_nothing_reads_are_gone(name):
-    # numba kernels are not compiled with parallel=True and nothing sets a thread count: a
-    # setting that changes nothing would only mislead
+    # whether a kernel runs on threads is the kernel's (its prange loops), and the number of
+    # threads is each fit's n_jobs: a global setting would change nothing, and only mislead
     assert name not in fastnn.get_config()
     with pytest.raises(ValueError, match=f"unknown fastnn setting '{name}'"):
         fastnn.set_config(**{name: None})

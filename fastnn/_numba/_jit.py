@@ -26,7 +26,7 @@ from numba.core import types
 from numba.core.caching import CompileResultCacheImpl, FunctionCache, _CacheLocator
 from numba.core.registry import CPUDispatcher
 
-from .._config import jit_options
+from .._config import jit_options, threaded_jit_options
 from ._cache import cache_directory, safe_cache_directory
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -108,25 +108,25 @@ class _Kernel(CPUDispatcher):
 _warned_in_memory = False
 
 
-def jit(func=None, *, parallel=False):
+def jit(func=None, *, threads=False):
     """Compile ``func`` with numba in nopython mode using fastnn's JIT options;
-    ``@jit(parallel=True)`` compiles its ``prange`` loops for numba's threads.
+    ``@jit(threads=True)`` compiles its ``prange`` loops for numba's threads.
 
-    The options are those of :func:`fastnn._config.jit_options` when this module's kernels are
-    defined (at import of :mod:`fastnn._numba`). A kernel stays valid plain Python, so
+    The options are those of :func:`fastnn._config.jit_options` (with ``threads``,
+    :func:`fastnn._config.threaded_jit_options`) when this module's kernels are defined (at
+    import of :mod:`fastnn._numba`). A kernel stays valid plain Python, so
     ``NUMBA_DISABLE_JIT=1`` runs the same code interpreted (for coverage and debugging).
     When no cache directory is safe, the kernel is compiled in memory at each new process;
     the first such kernel of the process warns (a ``UserWarning``), the others do not.
     """
     global _warned_in_memory
     if func is None:
-        return functools.partial(jit, parallel=parallel)
-    options = jit_options()
+        return functools.partial(jit, threads=threads)
+    options = threaded_jit_options() if threads else jit_options()
     cache = options.pop("cache")
     if numba.config.DISABLE_JIT:
         return func
-    dispatcher = _Kernel(py_func=func, locals={},
-                         targetoptions=dict(nopython=True, parallel=parallel, **options))
+    dispatcher = _Kernel(py_func=func, locals={}, targetoptions=dict(nopython=True, **options))
     if cache and hasattr(dispatcher, "enable_caching"):
         try:
             dispatcher._cache = _KernelCache(func)

@@ -63,7 +63,7 @@ def _rows_pass(X, Y, order, start, m, lo, hi, weights, biases, act_codes, loss, 
     return sums
 
 
-@jit(parallel=True)
+@jit(threads=True)
 def _rows_passes(X, Y, order, start, m, weights, biases, act_codes, loss, Xb, Yb, F, hs,
                  grads, offsets, sample_weight, losses, totals):
     """:func:`_rows_pass` of each of the ``losses.shape[0]`` parts, in parallel."""
@@ -75,7 +75,7 @@ def _rows_passes(X, Y, order, start, m, weights, biases, act_codes, loss, Xb, Yb
                                           sample_weight)
 
 
-@jit(parallel=True)
+@jit(threads=True)
 def _weight_steps(weights, n_layers, state_1, state_2, Xb, hs, grads, offsets, m, grad_W,
                   w_off, n_parts, step, divisor, rate, l2, l1, momentum, nesterov, beta_1,
                   beta_2, epsilon):
