@@ -290,7 +290,7 @@ class AdamSolver:
 
 class ShuffledOrder:
     """The epochs' orders of the rows 0..n-1 as scikit-learn draws them: every epoch shuffles
-    the previous epoch's order with :func:`sklearn.utils.shuffle` and the legacy
+    the previous epoch's order as :func:`sklearn.utils.shuffle` does with the legacy
     ``RandomState`` ``random_state`` (or keeps 0..n-1 when ``shuffle`` is False)."""
 
     def __init__(self, n, random_state, shuffle=True):
@@ -299,9 +299,11 @@ class ShuffledOrder:
 
     def next(self):
         if self.shuffle:
-            from sklearn.utils import shuffle
-
-            self.order = shuffle(self.order, random_state=self.random_state)
+            # sklearn.utils.shuffle's own steps (the same draws, the same order), without its
+            # argument validation: 5 us an epoch instead of 130
+            positions = np.arange(self.order.shape[0])
+            self.random_state.shuffle(positions)
+            self.order = self.order[positions]
         return self.order
 
     def state(self):
