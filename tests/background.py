@@ -1,10 +1,11 @@
 """Child processes that test modules start early and whose results their tests collect later.
 
 A module that defines ``BACKGROUND`` (a :class:`BackgroundRuns`) has it queued by the suite's
-conftest once the tests are chosen (only if some of its tests were chosen), and its tests are
-run last. The queued runs go one after the other on a single thread, so they take one spare
-core, never compete with each other, and the later ones find the kernels the main process
-compiled meanwhile in numba's on-disk cache instead of compiling them again.
+conftest once the tests are chosen (only if some of its chosen tests are marked ``slow``, as
+every test that reads the runs must be), and its tests are run last. The queued runs go one
+after the other on a single thread, so they take one spare core, never compete with each
+other, and the later ones find the kernels the main process compiled meanwhile in numba's
+on-disk cache instead of compiling them again.
 """
 import subprocess
 import threading

@@ -30,6 +30,12 @@ def _runs_in_background(item):
     return hasattr(getattr(item, "module", None), "BACKGROUND")
 
 
+def _reads_background(item):
+    """Whether the test may read its module's background runs: the tests that do are marked
+    ``slow`` (they check subprocesses), so ``-m "not slow"`` starts none of them."""
+    return _runs_in_background(item) and item.get_closest_marker("slow") is not None
+
+
 def _runs_numba(item):
     return "numba" in item.nodeid or item.get_closest_marker("numba") is not None
 
@@ -51,7 +57,7 @@ def pytest_collection_finish(session):
     """Queue the background runs: the compilation of the numba kernels when some selected
     test runs them and they are cached on disk (without a cache it helps no other process:
     it then runs when its float32 IR report is first asked for), then those of every test
-    module that has selected tests.
+    module with a selected test that reads them.
 
     Called after selection (``-m``, ``-k``), so a module whose tests are all deselected runs
     nothing.
@@ -62,6 +68,6 @@ def pytest_collection_finish(session):
     if "numba" in BACKENDS and any(map(_runs_numba, session.items)) and _kernels_are_cached():
         queue.append(COMPILE_KERNELS)
     for item in session.items:
-        if _runs_in_background(item) and item.module.BACKGROUND not in queue:
+        if _reads_background(item) and item.module.BACKGROUND not in queue:
             queue.append(item.module.BACKGROUND)
     start_one_after_another(queue)
