@@ -5,10 +5,10 @@ Run as ``python -m tests._numba.compile_kernels`` (the suite's conftest starts i
 core). Kernels loaded from the disk cache have no IR, so the float32 kernels are compiled
 afresh (loads from the cache refused, the results still saved to it), their IR is read and the
 report written to ``tests/_numba/__pycache__``, named by a hash of everything the IR depends
-on: the kernels' sources and JIT options (:func:`fastnn._numba._jit.source_stamp`), numba's
-and LLVM's versions, the host CPU, and this file (the calls it makes). A later run with the
-same hash finds the report and only loads the kernels; a report is never reused for other
-sources. Then every kernel of both dtypes is compiled or loaded
+on: the kernels' sources (:func:`fastnn._numba._jit.source_stamp`), the JIT options, numba's,
+LLVM's and NumPy's versions, the host CPU, and this file (the calls it makes). A later run
+with the same hash finds the report and only loads the kernels; a report is never reused for
+other sources. Then every kernel of both dtypes is compiled or loaded
 (:func:`fastnn._numba.warmup.compile_all`), so the float64 kernels reach the cache too.
 
 The last line of the output is ``REPORT=<path of the report>``.
@@ -40,7 +40,8 @@ def report_path():
     with open(os.path.abspath(__file__), "rb") as handle:
         digest.update(handle.read())
     for part in (source_stamp(), sorted(jit_options().items()), numba.__version__,
-                 llvmlite.__version__, llvm.get_host_cpu_name(), llvm.get_host_cpu_features()):
+                 llvmlite.__version__, np.__version__, llvm.get_host_cpu_name(),
+                 llvm.get_host_cpu_features()):
         digest.update(repr(part).encode())
     return os.path.join(REPORTS, f"{PREFIX}{digest.hexdigest()[:20]}.json")
 
