@@ -80,7 +80,7 @@ def config(**settings):
 
 
 def jit_options() -> dict:
-    """The keyword arguments every ``numba.njit`` in fastnn is compiled with.
+    """The numba options every fastnn kernel is compiled with (in nopython mode).
 
     ``error_model="numpy"``: a float division by zero gives inf or nan as in NumPy (the
     reference) instead of raising; kernels never raise, and without the exception branch

@@ -318,12 +318,12 @@ BACKGROUND = BackgroundRuns({"write": [sys.executable, "-c", WRITE],
 def test_training_on_a_file_larger_than_the_address_space_limit():
     try:
         runs = {name: BACKGROUND.result(name, timeout=1200) for name in BACKGROUND.commands}
+        assert runs["write"].returncode == 0, runs["write"].stderr
         size = os.path.getsize(FEATURES)
     finally:
         for path in (FEATURES, TARGETS, SMALL, SMALL_TARGETS):
             if os.path.exists(path):
                 os.remove(path)
-    assert runs["write"].returncode == 0, runs["write"].stderr
     assert size > LIMIT_MIB << 20
 
     # the limit holds: loading the features whole fails under it

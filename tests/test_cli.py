@@ -67,7 +67,7 @@ COMMANDS = {
 }
 if shutil.which("fastnn") is not None:
     COMMANDS["console script"] = ["fastnn", "info"]
-BACKGROUND = BackgroundRuns(COMMANDS, prepare=write_inputs, timeout=300, cwd=os.path.dirname(ROOT),
+BACKGROUND = BackgroundRuns(COMMANDS, prepare=write_inputs, timeout=600, cwd=os.path.dirname(ROOT),
                             env=dict(os.environ, PYTHONPATH=ROOT + os.pathsep
                                      + os.environ.get("PYTHONPATH", "")))
 

@@ -35,7 +35,10 @@ _FITTED = {}   # scikit-learn's fits, by estimator, data and settings: one for e
 
 
 def _fingerprint(array):
-    return None if array is None else hashlib.sha256(np.ascontiguousarray(array)).hexdigest()
+    if array is None:
+        return None
+    array = np.ascontiguousarray(array)
+    return array.dtype.str, array.shape, hashlib.sha256(array).hexdigest()
 
 
 def both(Fastnn, Sklearn, X, y, sample_weight=None, **settings):

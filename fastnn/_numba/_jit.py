@@ -1,7 +1,8 @@
 """How fastnn's kernels are compiled: one decorator, options from :mod:`fastnn._config`.
 
-Every kernel of :mod:`fastnn._numba` is decorated with :func:`jit`, which compiles it with
-``numba.njit(**jit_options())`` (lazily, specialised per argument types, hence per dtype) and,
+Every kernel of :mod:`fastnn._numba` is decorated with :func:`jit`, which compiles it in
+numba's nopython mode with ``jit_options()`` (lazily, specialised per argument types, hence
+per dtype, never per constant value: see :class:`_Kernel`) and,
 when caching is on, attaches an on-disk cache with two differences from numba's default:
 
 * **Location.** The cache goes to the package's ``__pycache__`` when that is writable, and
@@ -97,7 +98,8 @@ class _Kernel(CPUDispatcher):
     """numba's CPU dispatcher, specialised on the types of its arguments, never on constant
     values: a call from another kernel with a constant (``0``, ``False``) compiles the same
     specialisation as a call with a variable of that type. (numba's own dispatcher compiles a
-    separate copy of the callee, and of everything it calls, for each constant it is given.)"""
+    separate copy of the callee, and of everything it calls, for each constant it is given.)
+    An argument left to its default is still a specialisation of its own."""
 
     def get_call_template(self, args, kws):
         return super().get_call_template(tuple(map(types.unliteral, args)),

@@ -5,11 +5,12 @@ Run as ``python -m tests._numba.compile_kernels`` (the suite's conftest starts i
 core). Kernels loaded from the disk cache have no IR, so the float32 kernels are compiled
 afresh (loads from the cache refused, the results still saved to it), their IR is read and the
 report written to ``tests/_numba/__pycache__``, named by a hash of everything the IR depends
-on: the kernels' sources (:func:`fastnn._numba._jit.source_stamp`), the JIT options, numba's,
-LLVM's and NumPy's versions, the host CPU, and this file (the calls it makes). A later run
-with the same hash finds the report and only loads the kernels; a report is never reused for
-other sources. Then every kernel of both dtypes is compiled or loaded
-(:func:`fastnn._numba.warmup.compile_all`), so the float64 kernels reach the cache too.
+on: the sources of the kernels and of the contract code that chooses their argument types
+(:func:`_sources`), the JIT options, numba's settings, numba's, LLVM's and NumPy's versions, the
+host CPU, and this file (the calls it makes). A later run with the same hash finds the report
+and only loads the kernels; a report is never reused once those sources change. Then every kernel of
+both dtypes is compiled or loaded (:func:`fastnn._numba.warmup.compile_all`), so the float64
+kernels reach the cache too.
 
 The last line of the output is ``REPORT=<path of the report>``.
 """
@@ -19,27 +20,50 @@ import os
 import re
 import sys
 import tempfile
+import time
 
 import numpy as np
+
+import fastnn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPORTS = os.path.join(HERE, "__pycache__")
 PREFIX = "float32-ir-"
 
 
+# the code that turns the contract's arguments into the kernels' arguments (their types)
+_CONTRACT_FILES = ("_contract.py", "_compiled.py", "_config.py", "_validation.py", "backend.py",
+                   "codes.py")
+
+
+def _sources():
+    """The source files the float32 kernels' IR depends on: every file of
+    :mod:`fastnn._numba` (the kernels and their contract functions) and the contract code
+    that chooses the types of the kernels' arguments."""
+    package = os.path.dirname(os.path.abspath(fastnn.__file__))
+    numba_dir = os.path.join(package, "_numba")
+    yield from sorted(os.path.join(numba_dir, name) for name in os.listdir(numba_dir)
+                      if name.endswith(".py"))
+    yield from (os.path.join(package, name) for name in _CONTRACT_FILES)
+
+
 def report_path():
-    """Where the report of the current kernels, options, toolchain and CPU is kept."""
+    """Where the report of the current sources, options, toolchain and CPU is kept."""
     import llvmlite
     import llvmlite.binding as llvm
     import numba
 
     from fastnn._config import jit_options
-    from fastnn._numba._jit import source_stamp
 
     digest = hashlib.sha256()
-    with open(os.path.abspath(__file__), "rb") as handle:
-        digest.update(handle.read())
-    for part in (source_stamp(), sorted(jit_options().items()), numba.__version__,
+    for path in [os.path.abspath(__file__), *_sources()]:
+        with open(path, "rb") as handle:
+            digest.update(os.path.relpath(path, HERE).encode())
+            digest.update(handle.read())
+    settings = {name: getattr(numba.config, name) for name in (
+        "DISABLE_JIT", "OPT", "CPU_NAME", "CPU_FEATURES", "BOUNDSCHECK", "FASTMATH")
+        if hasattr(numba.config, name)}
+    for part in (sorted(jit_options().items()), sorted(settings.items()), numba.__version__,
                  llvmlite.__version__, np.__version__, llvm.get_host_cpu_name(),
                  llvm.get_host_cpu_features()):
         digest.update(repr(part).encode())
@@ -136,12 +160,17 @@ def _inspect():
 
 
 def _write(path, report):
-    """Write ``report`` to ``path`` whole or not at all, and remove the reports of earlier
-    sources."""
+    """Write ``report`` to ``path`` whole or not at all, and remove the reports not written
+    for a day (not younger ones: another run on this checkout may be about to read its own)."""
     os.makedirs(REPORTS, exist_ok=True)
     for name in os.listdir(REPORTS):
+        old = os.path.join(REPORTS, name)
         if name.startswith(PREFIX) and name.endswith(".json"):
-            os.remove(os.path.join(REPORTS, name))
+            try:
+                if time.time() - os.path.getmtime(old) > 86400:
+                    os.remove(old)
+            except OSError:
+                pass   # removed meanwhile by another run
     handle, temporary = tempfile.mkstemp(dir=REPORTS, suffix=".tmp")
     with os.fdopen(handle, "w") as out:
         json.dump(report, out)
@@ -162,7 +191,10 @@ def main():
             _float32_calls()
         finally:
             _jit._KernelCache.load_overload = load
-        _write(path, _inspect())
+        report = _inspect()
+        if not report:   # NUMBA_DISABLE_JIT: no kernel compiled, nothing to keep
+            raise SystemExit("no float32 kernel was compiled: is NUMBA_DISABLE_JIT set?")
+        _write(path, report)
     if get_config()["cache"] and cache_directory() is not None:
         compile_all()   # the float64 kernels, into the cache (the float32 ones are there)
     print(f"REPORT={path}")
