@@ -7,8 +7,50 @@ after the other on a single thread, so they take one spare core, never compete w
 other, and the later ones find the kernels the main process compiled meanwhile in numba's
 on-disk cache instead of compiling them again.
 """
+import atexit
+import os
+import signal
 import subprocess
 import threading
+
+# the child processes running now, each the leader of its own process group: killed with
+# their own children when the suite's process exits (a run stopped by -x or Ctrl-C included)
+_RUNNING = set()
+
+
+def _kill(process):
+    """Kill ``process`` and its process group (the process alone where there are none)."""
+    try:
+        if hasattr(os, "killpg"):
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+    except OSError:
+        pass   # already gone
+
+
+@atexit.register
+def _stop_running():
+    for process in list(_RUNNING):
+        _kill(process)
+
+
+def _run(args, timeout=None, **popen_kwargs):
+    """``subprocess.run(args, capture_output=True, text=True, timeout=timeout, ...)``, with
+    the child (and the processes it starts) in a process group of its own, killed if the
+    suite exits first or the timeout passes."""
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True, **popen_kwargs)
+    _RUNNING.add(process)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill(process)
+        process.communicate()
+        raise
+    finally:
+        _RUNNING.discard(process)
+    return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
 
 
 class BackgroundRuns:
@@ -38,8 +80,7 @@ class BackgroundRuns:
         for name, args in self.commands.items():
             if name not in self._results:
                 try:
-                    self._results[name] = subprocess.run(args, capture_output=True, text=True,
-                                                         **self.run_kwargs)
+                    self._results[name] = _run(args, **self.run_kwargs)
                 except Exception as error:  # a timeout, a missing program
                     self._results[name] = error
             self._done[name].set()
