@@ -98,11 +98,26 @@ class BackgroundRuns:
         return result
 
 
+# set while no queue of background runs is running
+_IDLE = threading.Event()
+_IDLE.set()
+
+
 def start_one_after_another(queue):
     """Run the ``BackgroundRuns`` of ``queue``, in order, on one background thread."""
     claimed = [runs for runs in queue if runs._claim()]
 
     def run_queue():
-        for runs in claimed:
-            runs._run_all()
+        try:
+            for runs in claimed:
+                runs._run_all()
+        finally:
+            _IDLE.set()
+    _IDLE.clear()
     threading.Thread(target=run_queue, daemon=True).start()
+
+
+def wait_until_idle(timeout):
+    """Wait (at most ``timeout`` seconds) until the queued background runs are all done:
+    for tests whose threads must have both cores."""
+    return _IDLE.wait(timeout)

@@ -3,7 +3,6 @@ estimators): minibatch epochs that split every batch across threads take the ser
 (to rounding, the same bits for a given number of threads); per-example epochs run
 Hogwild! over slices of the epoch."""
 import os
-import sys
 import threading
 import warnings
 
@@ -15,9 +14,18 @@ from fastnn import get_backend
 from fastnn import reference as R
 from fastnn._compiled import hogwild
 from fastnn.estimators import MLPClassifier
-from tests.background import BackgroundRuns
+from tests.background import wait_until_idle
 from tests.cases import COMPILED_BACKENDS, DTYPES, once_per_case
 from tests.tolerances import assert_equivalent
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _both_cores():
+    """The split batches meet at a barrier twice a batch: with the suite's background runs
+    holding a core, each barrier waits for a thread that is off the core, and these tests took
+    ten times longer. They start once the background runs are done."""
+    wait_until_idle(1200)
+
 
 N_ROWS = 41
 SHAPES = [(7, 3), (7, 5, 3), (7, 6, 5, 4)]   # no hidden layer, one, two
@@ -247,9 +255,6 @@ MLPClassifier((4,), batch_size=16, max_iter=2, backend="numba", n_jobs=2).fit(
         i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")])
 print(sorted(set(seen)))
 """
-# a fresh process (queued by the conftest once the tests are chosen, run alongside the others)
-BACKGROUND = BackgroundRuns({"blas": [sys.executable, "-c", CHILD_BLAS]}, timeout=600,
-                            env={**os.environ, "OPENBLAS_NUM_THREADS": "2"})
 
 
 @pytest.mark.slow
@@ -259,6 +264,10 @@ def test_n_jobs_holds_every_blas_to_one_thread_from_the_first_fit():
     np.dot calls) runs one thread, from the first fit of a fresh process on, even when the
     environment asks for more: otherwise each thread's products would start BLAS threads
     of their own, more threads than cores."""
-    done = BACKGROUND.result("blas", timeout=900)
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", CHILD_BLAS], capture_output=True, text=True,
+                          env={**os.environ, "OPENBLAS_NUM_THREADS": "2"}, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split("\n")[-2] == "[1]"
