@@ -13,7 +13,9 @@ examples) find the kernels cached too.
 import os
 import sys
 
-from tests.background import BackgroundRuns, start_one_after_another
+import pytest
+
+from tests.background import BackgroundRuns, start_one_after_another, wait_until_idle
 from tests.cases import ACTIVATIONS, BACKENDS, COMPILED_BACKENDS, DTYPES, LOSSES
 
 __all__ = ["ACTIVATIONS", "BACKENDS", "COMPILED_BACKENDS", "DTYPES", "LOSSES"]
@@ -40,10 +42,23 @@ def _runs_numba(item):
     return "numba" in item.nodeid or item.get_closest_marker("numba") is not None
 
 
+def _needs_both_cores(item):
+    return item.get_closest_marker("both_cores") is not None
+
+
 def pytest_collection_modifyitems(items):
-    """Run the tests of the numba backend after the others, and the tests of modules with
-    background work last, when that work is most likely done."""
-    items.sort(key=lambda item: (_runs_in_background(item), _runs_numba(item)))  # stable
+    """Run the tests of the numba backend after the others, then those marked ``both_cores``
+    (which wait until the background runs are done), and the tests of modules with background
+    work last, when that work is most likely done."""
+    items.sort(key=lambda item: (_runs_in_background(item), _needs_both_cores(item),
+                                 _runs_numba(item)))  # stable
+
+
+@pytest.fixture(autouse=True)
+def _both_cores(request):
+    """A test marked ``both_cores`` starts once the background runs are done."""
+    if _needs_both_cores(request.node):
+        wait_until_idle(1200)
 
 
 def _kernels_are_cached():

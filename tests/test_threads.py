@@ -14,17 +14,12 @@ from fastnn import get_backend
 from fastnn import reference as R
 from fastnn._compiled import hogwild
 from fastnn.estimators import MLPClassifier
-from tests.background import wait_until_idle
 from tests.cases import COMPILED_BACKENDS, DTYPES, once_per_case
 from tests.tolerances import assert_equivalent
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _both_cores():
-    """The split batches meet at a barrier twice a batch: with the suite's background runs
-    holding a core, each barrier waits for a thread that is off the core, and these tests took
-    ten times longer. They start once the background runs are done."""
-    wait_until_idle(1200)
+# the split batches meet at a barrier twice a batch: beside the suite's background runs, each
+# barrier waits for a thread held off the core, and these tests took ten times longer
+pytestmark = pytest.mark.both_cores
 
 
 N_ROWS = 41

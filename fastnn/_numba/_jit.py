@@ -94,16 +94,27 @@ class _KernelCache(FunctionCache):
             super().save_overload(sig, data)
 
 
+def _specialised(argument_type):
+    """The type a kernel called from another kernel is specialised on for an argument of type
+    ``argument_type``: a constant as a variable of its type, an integer scalar as int64."""
+    argument_type = types.unliteral(argument_type)
+    if isinstance(argument_type, types.Integer) and argument_type.bitwidth < 64:
+        return types.int64
+    return argument_type
+
+
 class _Kernel(CPUDispatcher):
-    """numba's CPU dispatcher, specialised on the types of its arguments, never on constant
-    values: a call from another kernel with a constant (``0``, ``False``) compiles the same
-    specialisation as a call with a variable of that type. (numba's own dispatcher compiles a
-    separate copy of the callee, and of everything it calls, for each constant it is given.)
-    An argument left to its default is still a specialisation of its own."""
+    """numba's CPU dispatcher which, called from another kernel, specialises on the types of
+    its arguments, never on constant values, and takes every integer scalar as int64: a call
+    with a constant (``0``, ``False``) or with an element of an int32 array (an activation
+    code) compiles the same specialisation as a call with an int64 variable. (numba's own
+    dispatcher compiles a separate copy of the callee, and of everything it calls, for each
+    constant and each integer width it is given.) An argument left to its default is still a
+    specialisation of its own."""
 
     def get_call_template(self, args, kws):
-        return super().get_call_template(tuple(map(types.unliteral, args)),
-                                         {k: types.unliteral(v) for k, v in kws.items()})
+        return super().get_call_template(tuple(map(_specialised, args)),
+                                         {k: _specialised(v) for k, v in kws.items()})
 
 
 # set by the first kernel defined without a disk cache: the reason is the same for all of them

@@ -67,6 +67,20 @@ def test_a_constant_argument_compiles_no_second_copy_of_the_callee(tmp_path, mon
     assert [str(sig) for sig in callee.signatures] == ["(float64, int64)"]
 
 
+def _scaled_by_an_int32(x, k):
+    return CALLEE(x, np.int32(k))   # noqa: F821
+
+
+def test_integers_of_every_width_share_one_copy_of_the_callee(tmp_path, monkeypatch):
+    monkeypatch.setattr(_cache, "cache_directories", lambda py_file: [str(tmp_path)])
+    callee = _jit.jit(_scaled)
+    monkeypatch.setitem(globals(), "CALLEE", callee)
+    assert _jit.jit(_scaled_by_an_int32)(3.0, 2) == 6.0
+    assert _jit.jit(_scaled_by_a_variable)(3.0, 2) == 6.0
+    # numba's own dispatcher would compile (float64, int32) and (float64, int64)
+    assert [str(sig) for sig in callee.signatures] == ["(float64, int64)"]
+
+
 def test_no_writable_directory_compiles_in_memory(tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("")
