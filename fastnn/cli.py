@@ -1,4 +1,5 @@
-"""The ``fastnn`` command: ``fastnn train`` (the main job), ``fastnn info`` and ``fastnn bench``.
+"""The ``fastnn`` command: ``fastnn train`` (the main job), ``fastnn info``, ``fastnn bench``
+and ``fastnn compile``.
 
 ``fastnn train`` trains an MLP, by default on scikit-learn's bundled digits (1797 images of
 8x8 pixels scaled by 1/16, 10 classes) with a 64-100-10 tanh network, per-example SGD,
@@ -14,6 +15,11 @@ training are printed after it as ``fastnn train: warning: ...``.
 :data:`fastnn._workloads.WORKLOADS` by name) for every backend and every installed peer, each
 on its own data, and prints examples/s, the ratio to the NumPy reference and the fraction of
 this core's roofline bound.
+
+``fastnn compile`` compiles every numba kernel into numba's on-disk cache now (about two and
+a half minutes of one core), so that no later process waits for a compilation at its first
+fit (about ten seconds otherwise); it refuses, before any work, when there is no cache to
+keep the kernels in.
 """
 from __future__ import annotations
 
@@ -97,6 +103,12 @@ def _parser():
                             "an unknown name lists them")
     bench.add_argument("--quick", action="store_true",
                        help="1,000 examples and 2 repeats: a smoke test, not a measurement")
+
+    compile_ = commands.add_parser(
+        "compile", help="compile every numba kernel into the on-disk cache now, so that later "
+                        "processes load them instead of compiling at their first fit")
+    compile_.add_argument("--dtype", choices=("float32", "float64", "both"), default="both",
+                          help="the kernels of this dtype only (default: both)")
     return parser
 
 
@@ -373,15 +385,24 @@ def train(args, out=None, err=None):
     return 0
 
 
-def _cache_line(config):
-    """Where numba kernels are cached: the directory in use, or why there is none."""
+def _numba_cache(config):
+    """``(directory, None)``: the directory numba kernels are cached in; or ``(None, why)``
+    when they are not cached."""
     if not config["cache"]:
-        return "none (kernels compiled in memory: caching is off)"
+        return None, "kernels compiled in memory: caching is off"
     try:
         from ._numba._cache import cache_directory
     except ImportError:
-        return "none (numba not installed)"
-    return cache_directory() or "none (kernels compiled in memory: no safe cache directory)"
+        return None, "numba not installed"
+    directory = cache_directory()
+    return (directory, None) if directory else (
+        None, "kernels compiled in memory: no safe cache directory")
+
+
+def _cache_line(config):
+    """Where numba kernels are cached: the directory in use, or why there is none."""
+    directory, why = _numba_cache(config)
+    return directory or f"none ({why})"
 
 
 def info(out=None):
@@ -522,6 +543,30 @@ def bench(args, out=None):
     return 0
 
 
+def compile_kernels(args, out=None, err=None):
+    """Run ``fastnn compile``: the kernels of the numba backend, for ``args.dtype``, compiled
+    into the on-disk cache (or loaded from it, when they are there already) by
+    :func:`fastnn._numba.warmup.compile_all` (which covers every kernel, the forward pass of
+    networks up to three layers deep); return the exit status, 2 before any work when the
+    kernels could not be kept."""
+    from ._config import get_config
+    from ._numba.warmup import DTYPES, compile_all
+
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    directory, why = _numba_cache(get_config())
+    if directory is None:
+        print(f"fastnn compile: error: nothing would be kept ({why})", file=err)
+        return 2
+    for dtype in DTYPES if args.dtype == "both" else (np.dtype(args.dtype).type,):
+        start = time.perf_counter()
+        compile_all((dtype,))
+        print(f"{np.dtype(dtype).name}: every kernel compiled or loaded in "
+              f"{time.perf_counter() - start:.1f} s", file=out, flush=True)
+    print(f"cached in: {directory}", file=out)
+    return 0
+
+
 def main(argv=None):
     """Entry point of the ``fastnn`` console script and of ``python -m fastnn``."""
     from .train import TrainingDivergedError
@@ -532,6 +577,8 @@ def main(argv=None):
             return info()
         if args.command == "bench":
             return bench(args)
+        if args.command == "compile":
+            return compile_kernels(args)
         return train(args)
     except (ValueError, ImportError, OSError, TrainingDivergedError) as exc:
         print(f"fastnn {args.command}: error: {exc}", file=sys.stderr)

@@ -156,6 +156,42 @@ def test_info_says_when_no_cache_directory_is_safe(tmp_path, monkeypatch, capsys
             in out)
 
 
+def _recorded_compile_all(monkeypatch):
+    from fastnn._numba import warmup
+
+    calls = []
+    monkeypatch.setattr(warmup, "compile_all", lambda dtypes: calls.append(dtypes))
+    return calls
+
+
+@pytest.mark.parametrize("option, dtypes", [([], [(np.float32,), (np.float64,)]),
+                                            (["--dtype", "float64"], [(np.float64,)])])
+def test_compile_fills_the_cache_for_each_dtype(option, dtypes, monkeypatch, capsys):
+    from fastnn._numba._cache import cache_directory
+
+    calls = _recorded_compile_all(monkeypatch)
+    assert main(["compile", *option]) == 0
+    assert calls == dtypes
+    out = capsys.readouterr().out
+    assert f"cached in: {cache_directory()}\n" in out
+    assert all(f"{np.dtype(d[0]).name}: every kernel compiled or loaded in" in out
+               for d in dtypes)
+
+
+def test_compile_refuses_when_the_kernels_could_not_be_kept(tmp_path, monkeypatch, capsys):
+    from fastnn._numba import _cache
+
+    calls = _recorded_compile_all(monkeypatch)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setattr(_cache, "cache_directories", lambda py_file: [str(shared)])
+    assert main(["compile"]) == 2
+    assert calls == []
+    assert ("fastnn compile: error: nothing would be kept (kernels compiled in memory: no safe "
+            "cache directory)") in capsys.readouterr().err
+
+
 def _write(path, text, encoding="utf-8"):
     with open(path, "w", encoding=encoding, newline="") as fh:
         fh.write(text)
