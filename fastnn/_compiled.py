@@ -65,7 +65,7 @@ import numpy as np
 
 from . import _contract as contract
 
-_CODE_ARRAYS: dict = {}  # activation codes -> read-only int64 array, for one-row calls
+_CODE_ARRAYS: dict = {}  # activation codes -> read-only C-int array, for one-row calls
 
 
 def _code_array(act_codes: tuple) -> np.ndarray:

@@ -16,10 +16,10 @@ training are printed after it as ``fastnn train: warning: ...``.
 on its own data, and prints examples/s, the ratio to the NumPy reference and the fraction of
 this core's roofline bound.
 
-``fastnn compile`` compiles every numba kernel into numba's on-disk cache now (about two and
-a half minutes of one core), so that no later process waits for a compilation at its first
-fit (about ten seconds otherwise); it refuses, before any work, when there is no cache to
-keep the kernels in.
+``fastnn compile`` compiles the numba kernels into numba's on-disk cache now (about two and a
+half minutes of one core; see :func:`fastnn._numba.warmup.compile_all` for what it covers), so
+that a later process loads them at its first fit and predict instead of compiling (about ten
+seconds otherwise); it refuses, before any work, when there is no cache to keep them in.
 """
 from __future__ import annotations
 
@@ -385,18 +385,26 @@ def train(args, out=None, err=None):
     return 0
 
 
+_CACHING_OFF = "kernels compiled in memory: caching is off"
+_NO_SAFE_DIRECTORY = "kernels compiled in memory: no safe cache directory"
+_NO_NUMBA = "numba not installed"
+# what to do about each reason for numba kernels not to be cached
+_REMEDIES = {_CACHING_OFF: "turn caching on (unset FASTNN_CACHE=0)",
+             _NO_SAFE_DIRECTORY: "set FASTNN_CACHE_DIR to a directory only this user can write",
+             _NO_NUMBA: "install numba"}
+
+
 def _numba_cache(config):
     """``(directory, None)``: the directory numba kernels are cached in; or ``(None, why)``
-    when they are not cached."""
+    when they are not cached, ``why`` a key of :data:`_REMEDIES`."""
     if not config["cache"]:
-        return None, "kernels compiled in memory: caching is off"
+        return None, _CACHING_OFF
     try:
         from ._numba._cache import cache_directory
     except ImportError:
-        return None, "numba not installed"
+        return None, _NO_NUMBA
     directory = cache_directory()
-    return (directory, None) if directory else (
-        None, "kernels compiled in memory: no safe cache directory")
+    return (directory, None) if directory else (None, _NO_SAFE_DIRECTORY)
 
 
 def _cache_line(config):
@@ -550,14 +558,19 @@ def compile_kernels(args, out=None, err=None):
     networks up to three layers deep); return the exit status, 2 before any work when the
     kernels could not be kept."""
     from ._config import get_config
-    from ._numba.warmup import DTYPES, compile_all
 
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
-    directory, why = _numba_cache(get_config())
+    config = get_config()
+    with warnings.catch_warnings():   # the kernels' own warning of no cache: said below
+        warnings.simplefilter("ignore")
+        directory, why = _numba_cache(config)
     if directory is None:
-        print(f"fastnn compile: error: nothing would be kept ({why})", file=err)
+        print(f"fastnn compile: error: nothing would be kept ({why}): {_REMEDIES[why]}",
+              file=err)
         return 2
+    from ._numba.warmup import DTYPES, compile_all
+
     for dtype in DTYPES if args.dtype == "both" else (np.dtype(args.dtype).type,):
         start = time.perf_counter()
         compile_all((dtype,))

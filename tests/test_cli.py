@@ -166,14 +166,17 @@ def _recorded_compile_all(monkeypatch):
 
 @pytest.mark.parametrize("option, dtypes", [([], [(np.float32,), (np.float64,)]),
                                             (["--dtype", "float64"], [(np.float64,)])])
-def test_compile_fills_the_cache_for_each_dtype(option, dtypes, monkeypatch, capsys):
-    from fastnn._numba._cache import cache_directory
+def test_compile_fills_the_cache_for_each_dtype(option, dtypes, tmp_path, monkeypatch, capsys):
+    from fastnn._numba import _cache
 
     calls = _recorded_compile_all(monkeypatch)
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    monkeypatch.setattr(_cache, "cache_directories", lambda py_file: [str(private)])
     assert main(["compile", *option]) == 0
     assert calls == dtypes
     out = capsys.readouterr().out
-    assert f"cached in: {cache_directory()}\n" in out
+    assert f"cached in: {private}\n" in out
     assert all(f"{np.dtype(d[0]).name}: every kernel compiled or loaded in" in out
                for d in dtypes)
 
@@ -189,7 +192,7 @@ def test_compile_refuses_when_the_kernels_could_not_be_kept(tmp_path, monkeypatc
     assert main(["compile"]) == 2
     assert calls == []
     assert ("fastnn compile: error: nothing would be kept (kernels compiled in memory: no safe "
-            "cache directory)") in capsys.readouterr().err
+            "cache directory): set FASTNN_CACHE_DIR") in capsys.readouterr().err
 
 
 def _write(path, text, encoding="utf-8"):

@@ -2,8 +2,9 @@
 
 Every kernel of :mod:`fastnn._numba` is decorated with :func:`jit`, which compiles it in
 numba's nopython mode with ``jit_options()`` (lazily, specialised per argument types, hence
-per dtype, never per constant value or integer width: see :class:`_Kernel`) and, when
-caching is on, attaches an on-disk cache with two differences from numba's default:
+per dtype; called from another kernel, never per constant value nor per width of an integer
+argument: see :class:`_Kernel`) and, when caching is on, attaches an on-disk cache with two
+differences from numba's default:
 
 * **Location.** The cache goes to the package's ``__pycache__`` when that is writable, and
   otherwise to the per-user directory ``get_config()["cache_dir"]`` (for example

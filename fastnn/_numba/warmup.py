@@ -52,9 +52,10 @@ def _training(nb, dtype, rng):
         wide_weights, wide_biases = _network(rng, (DELAYED_MIN_INPUTS, 4, 2), dtype)
         nb.sgd_epoch(wide, Y, order, wide_weights, wide_biases, _zeros_like(wide_weights),
                      _zeros_like(wide_biases), hidden, loss, 0.01)
-    for depth in (1, 2, 3):   # forward is compiled per depth (it takes unpadded tuples)
+    for depth in (1, 2, 3):   # the forward passes are compiled per depth (unpadded tuples)
         weights, biases = _network(rng, (3,) + (4,) * (depth - 1) + (2,), dtype)
         nb.forward(X, weights, biases, ["tanh"] * (depth - 1), loss)
+        nb.predictor(weights, biases, ["tanh"] * (depth - 1), loss)(X)  # what predict runs
 
 
 def _sparse(nb, dtype, rng):
@@ -126,8 +127,10 @@ def compile_all(dtypes=DTYPES) -> None:
     The whole-network kernels come first (they take the longest to compile and the
     estimators need them), then those of sparse input, then the one-layer kernels, then
     convolution and pooling, then the fused epochs of convolutional networks. Training
-    networks of up to three layers and their forward passes are covered; ``forward`` on a
-    deeper network compiles at its first call.
+    networks of any depth and the forward passes (``forward``, and :func:`predictor`'s, which
+    the estimators' ``predict`` runs) of networks up to three layers deep are covered; the
+    forward pass of a deeper network compiles at its first call. Kernels are compiled for
+    the JIT options in force (:func:`fastnn._config.jit_options`).
     """
     from .. import _numba as nb
 

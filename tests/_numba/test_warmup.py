@@ -31,6 +31,13 @@ def test_compile_all_compiles_every_contract_kernel_for_both_dtypes():
         assert {"float32", "float64"} <= _dtypes(dispatcher), name
 
 
+def test_compile_all_compiles_the_forward_pass_predict_runs():
+    from fastnn._numba.mlp import checked_forward_kernel
+
+    compile_all()
+    assert {"float32", "float64"} <= _dtypes(checked_forward_kernel)
+
+
 def test_compile_all_of_one_dtype_compiles_that_dtype():
     compile_all(dtypes=(np.float64,))
     assert "float64" in _dtypes(nb.sgd_epoch_kernel)
