@@ -105,7 +105,7 @@ def _parser():
                        help="1,000 examples and 2 repeats: a smoke test, not a measurement")
 
     compile_ = commands.add_parser(
-        "compile", help="compile every numba kernel into the on-disk cache now, so that later "
+        "compile", help="compile the numba kernels into the on-disk cache now, so that later "
                         "processes load them instead of compiling at their first fit")
     compile_.add_argument("--dtype", choices=("float32", "float64", "both"), default="both",
                           help="the kernels of this dtype only (default: both)")
@@ -574,7 +574,7 @@ def compile_kernels(args, out=None, err=None):
     for dtype in DTYPES if args.dtype == "both" else (np.dtype(args.dtype).type,):
         start = time.perf_counter()
         compile_all((dtype,))
-        print(f"{np.dtype(dtype).name}: every kernel compiled or loaded in "
+        print(f"{np.dtype(dtype).name}: the kernels compiled or loaded in "
               f"{time.perf_counter() - start:.1f} s", file=out, flush=True)
     print(f"cached in: {directory}", file=out)
     return 0

@@ -177,7 +177,7 @@ def test_compile_fills_the_cache_for_each_dtype(option, dtypes, tmp_path, monkey
     assert calls == dtypes
     out = capsys.readouterr().out
     assert f"cached in: {private}\n" in out
-    assert all(f"{np.dtype(d[0]).name}: every kernel compiled or loaded in" in out
+    assert all(f"{np.dtype(d[0]).name}: the kernels compiled or loaded in" in out
                for d in dtypes)
 
 
