@@ -43,7 +43,8 @@ _OTHER_DELIMITERS = (";", "\t")
 
 def _parse_hidden(text):
     try:
-        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+        parts = text.split(",")
+        sizes = tuple(int(part) for part in (parts[:-1] if parts[-1].strip() == "" else parts))
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"--hidden takes sizes like 100 or 128,64, got {text!r}") from None
@@ -53,7 +54,9 @@ def _parse_hidden(text):
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="fastnn", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="fastnn", description="fastnn train (the main job), fastnn info, fastnn bench and "
+                                   "fastnn compile: see each command's --help")
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train an MLP and report its test score")
@@ -91,7 +94,8 @@ def _parser():
     train.add_argument("--seed", type=int, default=0,
                        help="random_state of the split and of the model")
     train.add_argument("--save", metavar="PATH", help="write the trained model to PATH (.npz)")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--quiet", action="store_true",
+                       help="no line per epoch while training")
 
     commands.add_parser("info", help="versions, backends, threads and the compiled-code cache")
 
@@ -378,7 +382,8 @@ def train(args, out=None, err=None):
     # the first epoch also loads (or compiles) the kernels: the rate is the later epochs' median
     steady = [info.examples_per_second for info in epochs[1:]] or [epochs[0].examples_per_second]
     print(f"fit time: {seconds:.3f} s (first epoch {epochs[0].seconds:.3f} s); "
-          f"{np.median(steady):,.0f} examples/s", file=out)
+          f"{np.median(steady):,.0f} examples/s"
+          + (" (median of the later epochs)" if len(epochs) > 1 else ""), file=out)
     if args.save:
         model.save(args.save)
         print(f"saved:    {args.save}", file=out)

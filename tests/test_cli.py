@@ -122,10 +122,25 @@ def test_bad_arguments_give_a_clear_error(args, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_hidden_must_be_sizes(capsys):
+@pytest.mark.parametrize("hidden", ["10,zero", "10,,5", ",5"])
+def test_hidden_must_be_sizes(hidden, capsys):
     with pytest.raises(SystemExit) as exit_:
-        main(["train", "--hidden", "10,zero"])
+        main(["train", "--hidden", hidden])
     assert exit_.value.code == 2 and "--hidden takes sizes" in capsys.readouterr().err
+
+
+def test_hidden_takes_a_trailing_comma():
+    from fastnn.cli import _parse_hidden
+
+    assert _parse_hidden("100,") == (100,) and _parse_hidden("128,64") == (128, 64)
+
+
+def test_help_names_every_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert all(f"fastnn {command}" in out for command in ("train", "info", "bench", "compile"))
+    assert "``" not in out
 
 
 @pytest.mark.slow
